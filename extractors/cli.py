@@ -1,0 +1,231 @@
+"""`engage`: the pipeline from the command line, stage by stage or whole, with a closing summary."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from extractors.config import ConfigError, PipelineConfig, load_config
+from extractors.pipeline import RunSummary, configured_streams
+
+app = typer.Typer(
+    help="Partner engagement pipeline: extract, load, transform, publish.", no_args_is_help=True
+)
+console = Console()
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="pipeline YAML (default: $ENGAGE_CONFIG or config/pipeline.yml)"),
+]
+
+
+def _config(path: Path | None) -> PipelineConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        console.print(f"[bold red]configuration error[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def print_summary(summary: RunSummary) -> None:
+    table = Table(title="Records per stream")
+    for column in ("source", "stream", "extracted", "loaded", "quarantined", "note"):
+        table.add_column(
+            column, justify="right" if column in {"extracted", "loaded", "quarantined"} else "left"
+        )
+    for entry in summary.streams.values():
+        table.add_row(
+            entry.source_instance,
+            entry.stream,
+            f"{entry.extracted:,}",
+            f"{entry.loaded:,}",
+            f"{entry.quarantined:,}",
+            entry.note,
+        )
+    console.print(table)
+    if summary.dbt_nodes:
+        passed = sum(1 for n in summary.dbt_nodes if n.status in {"success", "pass"})
+        console.print(f"dbt: {len(summary.dbt_nodes)} nodes, {passed} succeeded or passed")
+
+
+def print_kpis(database: Path) -> None:
+    from extractors.report import read_kpis
+
+    columns, rows = read_kpis(database)
+    table = Table(title=f"Programme KPIs (from {database})")
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify="right")
+    for row in rows:
+        table.add_row(*("" if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+    console.print(table)
+
+
+def _run(config: PipelineConfig, only_source: str | None) -> None:
+    from extractors.pipeline import run_pipeline
+
+    with _progress() as progress:
+        tasks = {
+            key: progress.add_task(f"extract {key[0]}/{key[1]}", detail="0 records", total=None)
+            for key in configured_streams(config, only_source)
+        }
+        counts = dict.fromkeys(tasks, 0)
+        stage_task = progress.add_task("pipeline", detail="starting", total=None)
+
+        def on_page(source: str, stream: str, n: int) -> None:
+            counts[(source, stream)] += n
+            progress.update(tasks[(source, stream)], detail=f"{counts[(source, stream)]:,} records")
+
+        summary = run_pipeline(
+            config,
+            only_source=only_source,
+            on_stage=lambda stage: progress.update(stage_task, detail=stage),
+            on_extract_page=on_page,
+        )
+        progress.update(stage_task, detail="done")
+    print_summary(summary)
+    if summary.published:
+        console.print(
+            f"published: {summary.published.database}, "
+            f"{summary.published.parquet_dir}, {summary.published.report}"
+        )
+    print_kpis(config.marts_path)
+
+
+@app.command()
+def run(config: ConfigOption = None, source: str | None = None, verbose: bool = False) -> None:
+    """Extract every configured stream, load, build the warehouse with dbt and publish the marts."""
+    _setup_logging(verbose)
+    _run(_config(config), source)
+
+
+def _listening(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+@app.command()
+def demo(config: ConfigOption = None, verbose: bool = False) -> None:
+    """The whole pipeline on the embedded default: starts the partner-system simulator if needed."""
+    from simulator.server import DEMO_PRETIX_TOKEN, start_simulator
+
+    _setup_logging(verbose)
+    cfg = _config(config)
+    handle = None
+    for source in cfg.sources.values():
+        os.environ.setdefault(source.credentials.token_env, DEMO_PRETIX_TOKEN)
+        url = urlsplit(str(source.base_url))
+        if (
+            handle is None
+            and url.hostname in {"127.0.0.1", "localhost"}
+            and not _listening(url.hostname, url.port or 80)
+        ):
+            console.print(f"starting the partner-system simulator on {url.hostname}:{url.port}")
+            handle = start_simulator(host=url.hostname, port=url.port or 80)
+    try:
+        started = time.monotonic()
+        _run(cfg, None)
+        console.print(f"demo finished in {time.monotonic() - started:.1f} s")
+    finally:
+        if handle is not None:
+            handle.stop()
+
+
+@app.command()
+def extract(
+    config: ConfigOption = None,
+    source: Annotated[str | None, typer.Option(help="only this source instance")] = None,
+    stream: Annotated[str | None, typer.Option(help="only this stream")] = None,
+) -> None:
+    """Land what changed in each configured stream (never opens the warehouse)."""
+    from extractors.extract import extract_stream
+
+    cfg = _config(config)
+    for source_name, stream_name in configured_streams(cfg, source):
+        if stream in (None, stream_name):
+            result = extract_stream(cfg, source_name, stream_name)
+            console.print(f"{source_name}/{stream_name}: {result.records:,} records {result.note}")
+
+
+@app.command()
+def load(config: ConfigOption = None) -> None:
+    """Load every committed landing batch the warehouse has not seen yet."""
+    from extractors.loader import load_pending
+
+    for result in load_pending(_config(config)):
+        console.print(
+            f"{result.source_instance}/{result.stream} {result.batch_id}: "
+            f"{result.loaded:,} loaded, {result.quarantined:,} quarantined"
+        )
+
+
+@app.command()
+def transform(config: ConfigOption = None) -> None:
+    """dbt build (seeds, models, tests) on the working warehouse."""
+    from extractors.transform import build
+
+    nodes = build(_config(config))
+    console.print(f"dbt build: {len(nodes)} nodes succeeded or passed")
+
+
+@app.command(name="publish")
+def publish_command(config: ConfigOption = None) -> None:
+    """Replace the analysts' read-only database, Parquet files and report atomically."""
+    from extractors.publish import publish
+
+    result = publish(_config(config))
+    console.print(f"published {len(result.tables)} tables to {result.database}")
+
+
+@app.command()
+def kpis(config: ConfigOption = None) -> None:
+    """Print the KPI table from the published database."""
+    print_kpis(_config(config).marts_path)
+
+
+@app.command(name="check-config")
+def check_config(config: ConfigOption = None) -> None:
+    """Validate the configuration file and list the source instances and streams."""
+    cfg = _config(config)
+    for name, source in cfg.sources.items():
+        console.print(f"{name}: {source.kind} at {source.base_url} streams={','.join(source.streams)}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    try:
+        app()
+    except Exception as exc:  # a clear one-line error for operators; details with --verbose logs
+        console.print(f"[bold red]error[/] {exc}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,158 @@
+"""Pipeline configuration: one YAML file, validated by pydantic, with errors that name file and key."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "pipeline.yml"
+CONFIG_ENV_VAR = "ENGAGE_CONFIG"
+
+# Source instance names become DAG ids, landing folders and raw-table values: keep them plain.
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+
+
+class ConfigError(Exception):
+    """The configuration file cannot be used; the message names the file and the keys at fault."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paths(_Strict):
+    landing: Path = Path("../data/landing")
+    warehouse: Path = Path("../data/warehouse.duckdb")
+    marts: Path = Path("../data/marts.duckdb")
+    published: Path = Path("../data/published")
+
+
+class Privacy(_Strict):
+    key_env: str = "ENGAGE_PSEUDONYMISATION_KEY"
+    # Only for the demo and tests: without the environment variable, fall back to a public key.
+    allow_demo_key: bool = False
+
+
+class Credentials(_Strict):
+    token_env: Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")] = Field(
+        description="environment variable holding the API token"
+    )
+
+
+class HttpSettings(_Strict):
+    timeout_seconds: float = Field(30.0, gt=0)
+    max_retries: int = Field(5, ge=0, le=20)
+    backoff_factor: float = Field(0.5, ge=0)
+    page_size: int = Field(200, ge=1, le=1000)
+
+
+class PretixSource(_Strict):
+    kind: Literal["pretix"]
+    base_url: AnyHttpUrl
+    organizer: Identifier | str = Field(min_length=1)
+    credentials: Credentials
+    streams: list[Literal["events", "orders", "checkins"]] = Field(
+        default_factory=lambda: ["events", "orders", "checkins"], min_length=1
+    )
+    schedule: str = "@daily"
+    owner: str = "data-engineering"
+    http: HttpSettings = HttpSettings()
+
+    @field_validator("streams")
+    @classmethod
+    def _unique_streams(cls, streams: list[str]) -> list[str]:
+        if len(set(streams)) != len(streams):
+            raise ValueError("each stream may be listed once")
+        return streams
+
+
+SourceConfig = Annotated[PretixSource, Field(discriminator="kind")]
+
+
+class PipelineConfig(_Strict):
+    paths: Paths = Paths()
+    privacy: Privacy = Privacy()
+    dbt_project_dir: Path = Path("../dbt_project")
+    timezone: str = "Europe/Brussels"
+    sources: dict[Identifier, SourceConfig] = Field(min_length=1)
+
+    # Set by load_config: where the file was, so relative paths resolve against it.
+    config_path: Path | None = None
+
+    def resolve(self, path: Path) -> Path:
+        """A configured path, absolute: relative ones are taken from the config file's folder."""
+        if path.is_absolute() or self.config_path is None:
+            return path
+        return (self.config_path.parent / path).resolve()
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.resolve(self.paths.landing)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.resolve(self.paths.warehouse)
+
+    @property
+    def marts_path(self) -> Path:
+        return self.resolve(self.paths.marts)
+
+    @property
+    def published_dir(self) -> Path:
+        return self.resolve(self.paths.published)
+
+    @property
+    def dbt_dir(self) -> Path:
+        return self.resolve(self.dbt_project_dir)
+
+    def source(self, name: str) -> PretixSource:
+        try:
+            return self.sources[name]
+        except KeyError:
+            known = ", ".join(sorted(self.sources))
+            raise ConfigError(f"no source named {name!r} in {self.config_path} (known: {known})") from None
+
+
+def config_path_from_env() -> Path:
+    return Path(os.environ.get(CONFIG_ENV_VAR, DEFAULT_CONFIG_PATH))
+
+
+def _describe(error: dict) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    got = error.get("input")
+    shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+    return f"{key}: {error['msg']}{shown}"
+
+
+def load_config(path: Path | str | None = None) -> PipelineConfig:
+    """Read and validate the pipeline configuration; raise ConfigError naming file and key."""
+    path = Path(path) if path is not None else config_path_from_env()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level (paths, privacy, sources)")
+    try:
+        config = PipelineConfig.model_validate({**data, "config_path": path.resolve()})
+    except ValidationError as exc:
+        problems = "\n  ".join(_describe(err) for err in exc.errors())
+        raise ConfigError(f"{path}: invalid configuration\n  {problems}") from None
+    return config

@@ -1,0 +1,106 @@
+"""Publish the marts for analysts: a read-only DuckDB copy, Parquet files and the programme report.
+
+Each is replaced atomically (write aside, fsync, rename), so a reader always sees a complete
+earlier or later version; readers holding the old database file keep reading it undisturbed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from extractors.config import PipelineConfig
+from extractors.landing import new_batch_id
+from extractors.locking import writer_slot
+from extractors.report import write_report
+from extractors.warehouse import quote_identifier
+
+MARTS_SCHEMA = "marts"
+KEEP_PARQUET_VERSIONS = 2
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    database: Path
+    parquet_dir: Path
+    report: Path
+    tables: dict[str, int]
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def mart_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
+    rows = con.execute(
+        "select table_name from information_schema.tables where table_catalog = ? and table_schema = ? "
+        "and table_type = 'BASE TABLE' order by table_name",
+        [catalog, MARTS_SCHEMA],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def _swap_symlink(link: Path, target_name: str) -> None:
+    temporary = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(target_name)
+    os.replace(temporary, link)
+
+
+def _prune_versions(published: Path, current: str) -> None:
+    versions = sorted(p for p in published.glob("parquet-*") if p.is_dir())
+    for old in versions[:-KEEP_PARQUET_VERSIONS]:
+        if old.name != current:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def publish(config: PipelineConfig) -> PublishResult:
+    """Copy every table of the `marts` schema to the published database, Parquet and report."""
+    marts_path = config.marts_path
+    published = config.published_dir
+    marts_path.parent.mkdir(parents=True, exist_ok=True)
+    published.mkdir(parents=True, exist_ok=True)
+    version = new_batch_id()
+    temporary = marts_path.with_name(f".{marts_path.name}.{version}.tmp")
+    parquet_version = published / f"parquet-{version}"
+    parquet_version.mkdir()
+    with writer_slot(config.warehouse_path):
+        with duckdb.connect(str(temporary)) as con:
+            con.execute("attach ? as warehouse (read_only)", [str(config.warehouse_path)])
+            tables = mart_tables(con, "warehouse")
+            if not tables:
+                raise RuntimeError(
+                    f"no tables in schema {MARTS_SCHEMA} of {config.warehouse_path}: run dbt first"
+                )
+            counts = {}
+            for table in tables:
+                name = quote_identifier(table)
+                con.execute(f"create table main.{name} as select * from warehouse.{MARTS_SCHEMA}.{name}")
+                counts[table] = con.execute(f"select count(*) from main.{name}").fetchone()[0]
+                con.execute(
+                    f"copy main.{name} to ? (format parquet)", [str(parquet_version / f"{table}.parquet")]
+                )
+            con.execute(
+                "create table main._published as select ?::timestamptz as published_at, ? as version",
+                [datetime.now(UTC), version],
+            )
+            con.execute("detach warehouse")
+            con.execute("checkpoint")
+        report = write_report(temporary, published, version)
+    _fsync(temporary)
+    os.chmod(temporary, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)  # analysts read, never write
+    os.replace(temporary, marts_path)
+    _fsync(marts_path.parent)
+    _swap_symlink(published / "parquet", parquet_version.name)
+    _prune_versions(published, parquet_version.name)
+    return PublishResult(marts_path, published / "parquet", report, counts)

@@ -1,0 +1,81 @@
+"""dbt, run in-process against the working warehouse (one dbt process writes DuckDB)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from extractors.config import PipelineConfig
+from extractors.locking import writer_slot
+
+WAREHOUSE_ENV = "ENGAGE_WAREHOUSE_PATH"
+
+
+class TransformError(Exception):
+    """dbt reported a failure; the message lists the failing nodes."""
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    name: str
+    status: str
+    message: str
+
+
+@contextmanager
+def dbt_environment(config: PipelineConfig) -> Iterator[dict[str, str]]:
+    """The environment dbt's profile reads: the warehouse path; restored afterwards."""
+    previous = os.environ.get(WAREHOUSE_ENV)
+    os.environ[WAREHOUSE_ENV] = str(config.warehouse_path)
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    try:
+        yield {WAREHOUSE_ENV: str(config.warehouse_path)}
+    finally:
+        if previous is None:
+            os.environ.pop(WAREHOUSE_ENV, None)
+        else:
+            os.environ[WAREHOUSE_ENV] = previous
+
+
+def dbt_args(config: PipelineConfig, command: Sequence[str]) -> list[str]:
+    project = config.dbt_dir
+    return [
+        *command,
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--log-path",
+        str(config.warehouse_path.parent / "logs" / "dbt"),
+    ]
+
+
+def run_dbt(
+    config: PipelineConfig, command: Sequence[str], *, hold_writer_slot: bool = True
+) -> list[NodeResult]:
+    """Run one dbt command (e.g. ["build"]) and return per-node results; raise on failure."""
+    from dbt.cli.main import dbtRunner  # heavy: imported only when dbt actually runs
+
+    def invoke() -> list[NodeResult]:
+        with dbt_environment(config):
+            outcome = dbtRunner().invoke(dbt_args(config, command))
+        nodes = []
+        for result in getattr(outcome.result, "results", None) or []:
+            nodes.append(NodeResult(result.node.name, str(result.status), result.message or ""))
+        if not outcome.success:
+            failed = [f"{n.name}: {n.status} {n.message}" for n in nodes if n.status in {"error", "fail"}]
+            detail = "; ".join(failed) or str(outcome.exception or "see the dbt log")
+            raise TransformError(f"dbt {' '.join(command)} failed: {detail}")
+        return nodes
+
+    if not hold_writer_slot:
+        return invoke()
+    with writer_slot(config.warehouse_path):
+        return invoke()
+
+
+def build(config: PipelineConfig) -> list[NodeResult]:
+    """Seeds, models and tests in dependency order."""
+    return run_dbt(config, ["build"])
