@@ -1,0 +1,37 @@
+# Two commands matter: `make demo` (the whole pipeline on the embedded default) and `make test`.
+# Both bootstrap their own environment: uv (installed if missing) and the locked virtualenv.
+UV := scripts/uv
+RUN := $(UV) run --frozen
+DBT_MANIFEST := dbt_project/target/manifest.json
+
+.PHONY: demo test lint format bench env manifest simulator clean
+
+env: .venv/.synced
+.venv/.synced: uv.lock pyproject.toml
+	$(UV) sync --frozen
+	@touch $@
+
+manifest: env  ## the dbt manifest the Airflow DAGs render from (no dbt runs at DAG parse time)
+	ENGAGE_WAREHOUSE_PATH=$(CURDIR)/data/warehouse.duckdb DBT_SEND_ANONYMOUS_USAGE_STATS=false \
+	  $(RUN) dbt parse --project-dir dbt_project --profiles-dir dbt_project --quiet
+
+demo: env  ## simulator -> landing -> DuckDB -> dbt -> data/marts.duckdb, Parquet and report
+	$(RUN) engage demo
+
+test: env manifest  ## the whole suite: unit, contract, integration, dbt, Airflow DAGs
+	$(RUN) pytest -q
+
+lint: env
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) sqlfluff lint dbt_project/models
+
+format: env
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+simulator: env  ## the partner-system simulator on 127.0.0.1:8765, in the foreground
+	$(RUN) engage-simulator --port 8765
+
+clean:
+	rm -rf data dbt_project/target dbt_project/logs

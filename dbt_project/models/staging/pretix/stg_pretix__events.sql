@@ -1,0 +1,68 @@
+-- One row per event in the current snapshot: events is a snapshot stream, so only the rows of
+-- the latest batch per source_instance count (an event missing from it was deleted).
+with
+
+source as (
+
+    select * from {{ source('pretix', 'events') }}
+
+),
+
+latest_batches as (
+
+    select
+        source_instance,
+        max(batch_id) as batch_id,
+    from source
+    group by source_instance
+
+),
+
+current_snapshot as (
+
+    select source.*
+    from source
+    inner join latest_batches
+        on
+            source.source_instance = latest_batches.source_instance
+            and source.batch_id = latest_batches.batch_id
+    -- a snapshot holds each slug once; keep the last line should a page have repeated it
+    qualify row_number() over (
+        partition by source.source_instance, source.record_key
+        order by source.line_number desc
+    ) = 1
+
+),
+
+renamed as (
+
+    select
+        source_instance || ':' || (record ->> 'slug') as activity_id,
+        source_instance,
+        record ->> 'slug' as event_slug,
+        coalesce(record -> 'name' ->> 'en', record ->> 'slug') as activity_name,
+        cast(record ->> 'date_from' as timestamptz) as starts_at,
+        cast(record ->> 'date_to' as timestamptz) as ends_at,
+        -- calendar dates as the organiser entered them (local to the event), not UTC
+        cast(left(record ->> 'date_from', 10) as date) as start_date,
+        cast(left(record ->> 'date_to', 10) as date) as end_date,
+        record ->> 'timezone' as event_timezone,
+        record -> 'location' ->> 'en' as location_name,
+        lower(trim(record -> 'meta_data' ->> 'activity_type')) as activity_type,
+        lower(trim(record -> 'meta_data' ->> 'modality')) as modality,
+        nullif(trim(record -> 'meta_data' ->> 'host_country'), '') as host_country_raw,
+        nullif(
+            trim(record -> 'meta_data' ->> 'beneficiary_countries'), ''
+        ) as beneficiary_countries_raw,
+        nullif(trim(record -> 'meta_data' ->> 'phase'), '') as phase,
+        nullif(trim(record -> 'meta_data' ->> 'delivering_body'), '') as delivering_body,
+        nullif(trim(record -> 'meta_data' ->> 'region'), '') as region,
+        coalesce(cast(record ->> 'testmode' as boolean), false) as is_testmode,
+        coalesce(cast(record ->> 'live' as boolean), false) as is_live,
+        batch_id,
+        loaded_at,
+    from current_snapshot
+
+)
+
+select * from renamed

@@ -1,0 +1,149 @@
+"""Airflow DAGs built from the pipeline configuration; the files in dags/ only call these.
+
+Parsing stays cheap: the configuration is a small YAML file, the dbt graph comes from a manifest
+built ahead (`make manifest`), and every heavy import happens inside the task that needs it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, Asset, AssetAny, task
+
+from extractors.config import PipelineConfig, load_config
+
+WRITER_POOL = "engage_writer"  # one slot: load, dbt and publish never overlap on the DuckDB file
+MARTS_ASSET = Asset(name="engage_marts", uri="engage://warehouse/marts")
+START_DATE = pendulum.datetime(2026, 1, 1, tz="Europe/Brussels")
+
+
+def landed_asset(source_name: str, stream: str) -> Asset:
+    """Stable per stream: consumers schedule on it whatever the landing zone's location."""
+    return Asset(
+        name=f"engage_landing_{source_name}_{stream}", uri=f"engage://landing/{source_name}/{stream}"
+    )
+
+
+def _default_args(owner: str) -> dict[str, Any]:
+    return {
+        "owner": owner,
+        "retries": 3,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+    }
+
+
+def build_extract_dag(config: PipelineConfig, source_name: str) -> DAG:
+    source = config.source(source_name)
+    with DAG(
+        dag_id=f"engage_extract_{source_name}",
+        description=f"Extract {source.kind} source {source_name} into the landing zone",
+        schedule=source.schedule,
+        start_date=START_DATE.in_timezone(config.timezone),
+        catchup=False,
+        max_active_runs=1,
+        default_args=_default_args(source.owner),
+        tags=["engage", "extract", source.kind],
+        doc_md=(
+            f"Lands every stream of **{source_name}** ({source.kind}, {source.base_url}) as NDJSON.gz "
+            "batches with manifests. Never opens the warehouse: each task emits the asset of its "
+            "stream and the warehouse DAG loads what landed."
+        ),
+    ) as dag:
+        for stream in source.streams:
+
+            @task(task_id=f"extract_{stream}", outlets=[landed_asset(source_name, stream)])
+            def extract(stream_name: str = stream) -> dict[str, Any]:
+                from extractors.extract import extract_stream
+
+                result = extract_stream(load_config(config.config_path), source_name, stream_name)
+                return {"batch_id": result.batch_id, "records": result.records, "note": result.note}
+
+            extract()
+    return dag
+
+
+def build_extract_dags(config: PipelineConfig | None = None) -> dict[str, DAG]:
+    config = config or load_config()
+    dags = (build_extract_dag(config, name) for name in config.sources)
+    return {dag.dag_id: dag for dag in dags}
+
+
+def _dbt_task_group(config: PipelineConfig) -> Any:
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+    manifest = config.dbt_dir / "target" / "manifest.json"
+    if not manifest.exists():
+        raise FileNotFoundError(f"{manifest} is missing: build it with `make manifest` (dbt parse)")
+    env = {"ENGAGE_WAREHOUSE_PATH": str(config.warehouse_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    return DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(
+            dbt_project_path=config.dbt_dir,
+            manifest_path=manifest,
+            project_name="engage",
+            env_vars=env,
+            install_dbt_deps=False,
+        ),
+        profile_config=ProfileConfig(
+            profile_name="engage",
+            target_name="dev",
+            profiles_yml_filepath=Path(config.dbt_dir) / "profiles.yml",
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER
+        ),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            test_behavior=TestBehavior.BUILD,  # one `dbt build` per node: model and its tests together
+            emit_datasets=False,  # Cosmos' own assets embed absolute DuckDB paths; we emit MARTS_ASSET
+            enable_mock_profile=False,
+        ),
+        operator_args={"pool": WRITER_POOL, "install_deps": False},
+        default_args={"retries": 1},
+    )
+
+
+def build_warehouse_dag(config: PipelineConfig | None = None) -> DAG:
+    config = config or load_config()
+    assets = [landed_asset(name, stream) for name, src in config.sources.items() for stream in src.streams]
+    with DAG(
+        dag_id="engage_warehouse",
+        description="Load landed batches, build the warehouse with dbt, publish the marts",
+        schedule=AssetAny(*assets),
+        start_date=START_DATE.in_timezone(config.timezone),
+        catchup=False,
+        max_active_runs=1,
+        default_args=_default_args("data-engineering"),
+        tags=["engage", "warehouse"],
+        doc_md=(
+            "Runs whenever a stream lands a batch. Every task takes the one-slot `engage_writer` "
+            "pool: DuckDB has a single writer. Emits `engage_marts` once the published copy is "
+            "replaced."
+        ),
+    ) as dag:
+
+        @task(pool=WRITER_POOL)
+        def load() -> dict[str, int]:
+            from extractors.loader import load_pending
+
+            results = load_pending(load_config(config.config_path))
+            return {
+                "batches": len(results),
+                "loaded": sum(r.loaded for r in results),
+                "quarantined": sum(r.quarantined for r in results),
+            }
+
+        @task(pool=WRITER_POOL, outlets=[MARTS_ASSET])
+        def publish() -> dict[str, int]:
+            from extractors.publish import publish as publish_marts
+
+            return publish_marts(load_config(config.config_path)).tables
+
+        load() >> _dbt_task_group(config) >> publish()
+    return dag

@@ -1,0 +1,226 @@
+"""A tiny JSON-over-HTTP framework shared by the simulated partner systems.
+
+Each partner system module registers its routes on a :class:`Router`; :func:`make_server` serves
+one router on a ``ThreadingHTTPServer``. Pagination helpers follow Django REST framework's page
+number pagination, which pretix (and KoboToolbox) use.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+
+class HttpError(Exception):
+    """Raised by handlers to answer with a JSON ``{"detail": ...}`` error."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+    client_host: str
+    params: dict[str, str] = field(default_factory=dict)  # from the route pattern
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        """The last value of a query parameter, as Django's QueryDict.get does."""
+        values = self.query.get(name)
+        return values[-1] if values else default
+
+    def flag(self, name: str) -> bool | None:
+        """A boolean query parameter (true/false, 1/0); None when absent."""
+        value = self.arg(name)
+        if value is None or value == "":
+            return None
+        if value.lower() in ("true", "1", "yes"):
+            return True
+        if value.lower() in ("false", "0", "no"):
+            return False
+        raise HttpError(400, f"Invalid boolean value for {name}: {value!r}.")
+
+    def json(self) -> Any:
+        if not self.body:
+            return {}
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise HttpError(400, f"JSON parse error - {exc}") from exc
+
+    def url(self, **overrides: Any) -> str:
+        """This request's absolute URL (from the Host header) with query parameters replaced."""
+        query = {k: v[-1] for k, v in self.query.items()}
+        for key, value in overrides.items():
+            if value is None:
+                query.pop(key, None)
+            else:
+                query[key] = str(value)
+        host = self.headers.get("host", "localhost")
+        suffix = f"?{urlencode(query)}" if query else ""
+        return f"http://{host}{self.path}{suffix}"
+
+    @property
+    def is_loopback(self) -> bool:
+        try:
+            return ipaddress.ip_address(self.client_host).is_loopback
+        except ValueError:
+            return False
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Request], Response | Any]
+
+
+class Router:
+    """Maps ``METHOD /path/{param}/`` patterns to handlers; first match wins."""
+
+    def __init__(self) -> None:
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+
+    def add(self, method: str, pattern: str, handler: Handler) -> None:
+        # literal text is escaped; each {name} becomes one path segment
+        pieces = re.split(r"\{(\w+)\}", pattern)
+        regex = "".join(
+            re.escape(piece) if i % 2 == 0 else f"(?P<{piece}>[^/]+)"
+            for i, piece in enumerate(pieces)
+        )
+        self._routes.append((method.upper(), re.compile(f"^{regex}$"), handler))
+
+    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+        def decorator(handler: Handler) -> Handler:
+            self.add(method, pattern, handler)
+            return handler
+
+        return decorator
+
+    def include(self, other: Router) -> None:
+        self._routes.extend(other._routes)
+
+    def dispatch(self, request: Request) -> Response:
+        allowed = False
+        for method, regex, handler in self._routes:
+            match = regex.match(request.path)
+            if not match:
+                continue
+            if method != request.method:
+                allowed = True
+                continue
+            request.params = match.groupdict()
+            result = handler(request)
+            return result if isinstance(result, Response) else Response(200, result)
+        if allowed:
+            raise HttpError(405, f'Method "{request.method}" not allowed.')
+        raise HttpError(404, "Not found.")
+
+
+def paginate(
+    request: Request,
+    items: Sequence[Any],
+    render: Callable[[Any], Any] = lambda item: item,
+    *,
+    default_size: int = 50,
+    max_size: int = 1000,
+) -> dict[str, Any]:
+    """DRF page-number pagination: ``count``, absolute ``next``/``previous``, ``results``."""
+    try:
+        size = int(request.arg("page_size") or default_size)
+    except ValueError:
+        size = default_size
+    size = min(max(size, 1), max_size)
+    raw_page = request.arg("page") or "1"
+    pages = max(1, -(-len(items) // size))
+    if raw_page == "last":
+        page = pages
+    else:
+        try:
+            page = int(raw_page)
+        except ValueError:
+            page = 0
+    if not 1 <= page <= pages:
+        raise HttpError(404, "Invalid page.")
+    start = (page - 1) * size
+    if page == 1:
+        previous = None
+    elif page == 2:
+        previous = request.url(page=None)  # DRF drops the parameter for the first page
+    else:
+        previous = request.url(page=page - 1)
+    return {
+        "count": len(items),
+        "next": request.url(page=page + 1) if page < pages else None,
+        "previous": previous,
+        "results": [render(item) for item in items[start : start + size]],
+    }
+
+
+def make_server(host: str, port: int, router: Router, *, verbose: bool = False):
+    """A ThreadingHTTPServer answering JSON from ``router``."""
+
+    class JsonHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "engage-simulator"
+
+        def _handle(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            request = Request(
+                method=self.command,
+                path=parts.path,
+                query=parse_qs(parts.query, keep_blank_values=True),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=self.rfile.read(length) if length else b"",
+                client_host=self.client_address[0],
+            )
+            try:
+                response = router.dispatch(request)
+            except HttpError as exc:
+                response = Response(exc.status, {"detail": exc.detail}, exc.headers)
+            except Exception as exc:  # a bug in a handler must not kill the connection silently
+                if verbose:
+                    import traceback
+
+                    traceback.print_exc()
+                response = Response(500, {"detail": f"Internal server error: {exc}"})
+            self._send(response)
+
+        def _send(self, response: Response) -> None:
+            payload = b"" if response.body is None else json.dumps(response.body).encode()
+            self.send_response(response.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:
+            if verbose:
+                sys.stderr.write(f"{self.address_string()} - {format % args}\n")
+
+    server = ThreadingHTTPServer((host, port), JsonHandler)
+    server.daemon_threads = True
+    return server

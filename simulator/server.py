@@ -1,0 +1,102 @@
+"""Run the partner-system simulator: in a daemon thread for tests, or as ``engage-simulator``."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from types import TracebackType
+from typing import Any
+
+from simulator import pretix_api, pretix_data
+from simulator.http_app import HttpError, Request, Router, make_server
+from simulator.pretix_api import DEMO_PRETIX_TOKEN
+
+__all__ = ["DEMO_PRETIX_TOKEN", "SimulatorHandle", "build_app", "main", "start_simulator"]
+
+
+def build_app(
+    *, seed: int = pretix_data.DEFAULT_SEED, bad_records: int = 1, token: str = DEMO_PRETIX_TOKEN
+) -> Router:
+    """One router for every simulated system plus ``GET /_sim/health``."""
+    router = Router()
+    store = pretix_api.PretixStore(pretix_data.generate(seed=seed, bad_records=bad_records))
+    router.include(pretix_api.build_router(store, token))
+
+    @router.route("GET", "/_sim/health")
+    def health(request: Request) -> Any:
+        if not request.is_loopback:
+            raise HttpError(403, "The control API only answers loopback clients.")
+        return {"status": "ok", "systems": ["pretix"], "seed": seed}
+
+    return router
+
+
+class SimulatorHandle:
+    """A running simulator; ``stop()`` (or leaving the ``with`` block) shuts it down."""
+
+    def __init__(self, server: Any, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+        host, port = server.server_address[:2]
+        self.host: str = host
+        self.port: int = port
+        self.base_url: str = f"http://{host}:{port}"
+        self.pretix_url: str = f"{self.base_url}{pretix_api.API_PREFIX}/"
+        self.pretix_token: str = DEMO_PRETIX_TOKEN
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> SimulatorHandle:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_simulator(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    seed: int = pretix_data.DEFAULT_SEED,
+    bad_records: int = 1,
+    verbose: bool = False,
+) -> SimulatorHandle:
+    """Generate the demo data and serve it from a daemon thread (port 0: any free port)."""
+    server = make_server(host, port, build_app(seed=seed, bad_records=bad_records), verbose=verbose)
+    thread = threading.Thread(target=server.serve_forever, name="engage-simulator", daemon=True)
+    thread.start()
+    return SimulatorHandle(server, thread)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point ``engage-simulator``: serve until Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="engage-simulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--seed", type=int, default=pretix_data.DEFAULT_SEED)
+    parser.add_argument("--bad-records", type=int, default=1)
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    args = parser.parse_args(argv)
+    app = build_app(seed=args.seed, bad_records=args.bad_records)
+    server = make_server(args.host, args.port, app, verbose=args.verbose)
+    host, port = server.server_address[:2]
+    print(f"engage-simulator: pretix at http://{host}:{port}{pretix_api.API_PREFIX}/ "
+          f"(organiser {pretix_data.ORGANIZER}, token {DEMO_PRETIX_TOKEN})", flush=True)  # fmt: skip
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("engage-simulator: stopping", flush=True)
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Shared fixtures: a live simulator, a pipeline configuration in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from extractors.config import PipelineConfig, load_config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TOKEN_ENV = "ENGAGE_TEST_PRETIX_TOKEN"
+
+# Airflow and dbt read these at import or run time: keep them off the user's own setup.
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[object]:
+    from simulator.server import DEMO_PRETIX_TOKEN, start_simulator
+
+    os.environ[TOKEN_ENV] = DEMO_PRETIX_TOKEN
+    with start_simulator(port=0) as handle:
+        yield handle
+
+
+def write_config(folder: Path, pretix_url: str, **overrides: object) -> Path:
+    """A pipeline config whose data all lives in `folder` (absolute paths)."""
+    data: dict = {
+        "paths": {
+            "landing": str(folder / "landing"),
+            "warehouse": str(folder / "warehouse.duckdb"),
+            "marts": str(folder / "marts.duckdb"),
+            "published": str(folder / "published"),
+        },
+        "privacy": {"allow_demo_key": True},
+        "dbt_project_dir": str(PROJECT_ROOT / "dbt_project"),
+        "sources": {
+            "pretix_test": {
+                "kind": "pretix",
+                "base_url": pretix_url,
+                "organizer": "ecccn",
+                "credentials": {"token_env": TOKEN_ENV},
+                "http": {"page_size": 500, "backoff_factor": 0.01},
+            }
+        },
+    }
+    data.update(overrides)
+    path = folder / "pipeline.yml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def pipeline_config(tmp_path: Path, simulator: object) -> PipelineConfig:
+    return load_config(write_config(tmp_path, simulator.pretix_url))

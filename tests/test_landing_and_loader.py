@@ -1,0 +1,144 @@
+"""Landing batches and the loader: atomic commits, derived cursors, exactly-once, quarantine."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from extractors.config import load_config
+from extractors.landing import (
+    MANIFEST_NAME,
+    BatchWriter,
+    Manifest,
+    PartInfo,
+    committed_manifests,
+    stream_state,
+)
+from extractors.loader import CorruptBatchError, load_pending
+from tests.conftest import write_config
+
+
+def _writer(landing: Path, stream: str = "orders", **kwargs) -> BatchWriter:
+    return BatchWriter(
+        landing,
+        source_instance="pretix_test",
+        system="pretix",
+        stream=stream,
+        mode=kwargs.pop("mode", "incremental"),
+        primary_key=kwargs.pop("primary_key", ["code"]),
+        cursor_field=kwargs.pop("cursor_field", "last_modified"),
+        extractor_version="test",
+        **kwargs,
+    )
+
+
+def test_a_batch_is_invisible_until_committed_and_gone_when_aborted(tmp_path: Path) -> None:
+    writer = _writer(tmp_path)
+    writer.write([{"code": "A", "last_modified": "2024-01-01T00:00:00+00:00"}])
+    assert list(committed_manifests(tmp_path)) == []
+    writer.commit(cursor_end="2024-01-01T00:00:00+00:00", keys_at_cursor_end=["A"])
+    assert len(list(committed_manifests(tmp_path))) == 1
+    aborted = _writer(tmp_path)
+    aborted.write([{"code": "B"}])
+    aborted.abort()
+    assert not aborted.directory.exists()
+    assert len(list(committed_manifests(tmp_path))) == 1
+
+
+def test_the_cursor_is_the_highest_committed_end_compared_as_instants(tmp_path: Path) -> None:
+    for end, key in [
+        ("2024-01-01T10:00:00+01:00", "A"),
+        ("2024-01-01T09:30:00Z", "B"),
+        ("2024-01-01T09:00:00Z", "C"),
+    ]:
+        writer = _writer(tmp_path)
+        writer.write([{"code": key, "last_modified": end}])
+        writer.commit(cursor_end=end, keys_at_cursor_end=[key])
+    state = stream_state(tmp_path, "pretix_test", "orders")
+    assert state.cursor == "2024-01-01T09:30:00Z"  # 10:00+01:00 is 09:00Z
+    assert state.keys_at_cursor == {"B"}
+
+
+def _landed(tmp_path: Path, lines: list[bytes]) -> Path:
+    """A committed batch written by hand, byte for byte, so bad lines reach the loader as they are."""
+    config_path = write_config(tmp_path, "http://127.0.0.1:1/")
+    writer = _writer(tmp_path / "landing")
+    part = writer.directory / "part-00000.ndjson.gz"
+    with gzip.open(part, "wb") as handle:
+        handle.writelines(lines)
+    manifest = Manifest(
+        batch_id=writer.batch_id,
+        source_instance="pretix_test",
+        system="pretix",
+        stream="orders",
+        mode="incremental",
+        primary_key=["code"],
+        cursor_field="last_modified",
+        cursor_start=None,
+        cursor_end=None,
+        row_count=len(lines),
+        content_sha256="not-checked-by-the-loader",
+        parts=[PartInfo(name=part.name, rows=len(lines), sha256=hashlib.sha256(b"".join(lines)).hexdigest())],
+        extractor_version="test",
+        extracted_at="2024-01-01T00:00:00+00:00",
+    )
+    (writer.directory / MANIFEST_NAME).write_text(manifest.model_dump_json())
+    return config_path
+
+
+GOOD = b'{"code":"A","last_modified":"2024-01-01T00:00:00+00:00"}\n'
+LINES = [
+    GOOD,
+    b'{"last_modified":"2024-01-02T00:00:00+00:00","positions":[]}\n',  # no key
+    b'{"code":"","last_modified":"2024-01-02T00:00:00+00:00"}\n',  # blank key
+    b'{"code":"C","last_modified":"yesterday"}\n',  # bad cursor
+    b'{"code":"D"}\n',  # no cursor
+    b'{"code": "E", "last_modified": \n',  # truncated JSON
+    b'["an", "array"]\n',  # not an object
+    # right-to-left text and an emoji, escaped as json.dumps writes them
+    b'{"code":"F","last_modified":"2024-01-03T00:00:00Z",'
+    b'"note":"\\u0645\\u0631\\u062d\\u0628\\u0627 \\ud83d\\ude00"}\n',
+]
+
+
+def test_bad_lines_go_to_quarantine_with_reasons_and_the_rest_load(tmp_path: Path) -> None:
+    config = load_config(_landed(tmp_path, LINES))
+    [result] = load_pending(config)
+    assert (result.loaded, result.quarantined) == (2, 6)
+    with duckdb.connect(str(config.warehouse_path), read_only=True) as con:
+        keys = con.execute("select record_key from raw.pretix__orders order by line_number").fetchall()
+        reasons = dict(con.execute("select line_number, reason from quarantine.records").fetchall())
+        audit = con.execute(
+            "select manifest_rows, loaded_rows, quarantined_rows from audit.batches"
+        ).fetchall()
+    assert keys == [("A",), ("F",)]
+    assert reasons == {
+        2: "missing primary key (code)",
+        3: "missing primary key (code)",
+        4: "cursor field last_modified is not a timestamp: yesterday",
+        5: "missing cursor field last_modified",
+        6: "unparseable JSON",
+        7: "not a JSON object",
+    }
+    assert audit == [(8, 2, 6)]
+
+
+def test_loading_twice_is_a_no_op(tmp_path: Path) -> None:
+    config = load_config(_landed(tmp_path, [GOOD]))
+    assert len(load_pending(config)) == 1
+    assert load_pending(config) == []
+    with duckdb.connect(str(config.warehouse_path), read_only=True) as con:
+        assert con.execute("select count(*) from raw.pretix__orders").fetchone() == (1,)
+
+
+def test_a_batch_that_does_not_match_its_manifest_is_refused(tmp_path: Path) -> None:
+    config = load_config(_landed(tmp_path, [GOOD]))
+    [(directory, _)] = list(committed_manifests(config.landing_dir))
+    with gzip.open(directory / "part-00000.ndjson.gz", "ab") as handle:
+        handle.write(GOOD)
+    with pytest.raises(CorruptBatchError, match="expected 1 rows"):
+        load_pending(config)
