@@ -54,9 +54,7 @@ PROGRAMME_GROUPINGS: dict[str, frozenset[str]] = {
     # Countries associated to the Digital Europe Programme (EU Cybersecurity Reserve), "e.g.
     # Moldova": EEA (Iceland, Liechtenstein, Norway), Ukraine, Albania, Montenegro,
     # North Macedonia, Serbia, Moldova (association agreements signed 2022-2024).
-    "is_digital_europe_associated": frozenset(
-        {"IS", "LI", "NO", "UA", "AL", "ME", "MK", "RS", "MD"}
-    ),
+    "is_digital_europe_associated": frozenset({"IS", "LI", "NO", "UA", "AL", "ME", "MK", "RS", "MD"}),
     # EU cyber dialogues supported with technical expertise: Japan, United Kingdom.
     "is_eu_cyber_dialogue_partner": frozenset({"JP", "GB"}),
     # Working arrangements: Ukraine, United States.
@@ -124,9 +122,7 @@ def build_countries() -> tuple[list[dict[str, str]], dict[str, dict[str, str]]]:
         }
         coco_by_code[code] = row
 
-    missing = {
-        code for members in PROGRAMME_GROUPINGS.values() for code in members
-    } - countries.keys()
+    missing = {code for members in PROGRAMME_GROUPINGS.values() for code in members} - countries.keys()
     if missing:
         raise SystemExit(f"programme groupings name unknown country codes: {sorted(missing)}")
 

@@ -56,9 +56,8 @@ def converter() -> coco.CountryConverter:
         return coco.CountryConverter()
     except TypeError:
         import pandas as pd
-        from pandas._libs.parsers import STR_NA_VALUES
-
         from country_converter import country_converter as module
+        from pandas._libs.parsers import STR_NA_VALUES
 
         strings = ("name_short", "name_official", "regex", "ISO2", "ISO3", "continent")
         strings += ("UNregion", "EXIO1", "EXIO2", "EXIO3", "WIOD")
@@ -114,9 +113,7 @@ def spellings() -> dict[str, tuple[str, ...]]:
         mapped = dict(zip(flat, to_iso2(flat), strict=True))
     finally:
         coco_log.setLevel(level)
-    return {
-        iso2: tuple(n for n in names if mapped[n] == iso2) for iso2, names in candidates.items()
-    }
+    return {iso2: tuple(n for n in names if mapped[n] == iso2) for iso2, names in candidates.items()}
 
 
 def display_name(iso2: str) -> str:

@@ -102,8 +102,7 @@ class Router:
         # literal text is escaped; each {name} becomes one path segment
         pieces = re.split(r"\{(\w+)\}", pattern)
         regex = "".join(
-            re.escape(piece) if i % 2 == 0 else f"(?P<{piece}>[^/]+)"
-            for i, piece in enumerate(pieces)
+            re.escape(piece) if i % 2 == 0 else f"(?P<{piece}>[^/]+)" for i, piece in enumerate(pieces)
         )
         self._routes.append((method.upper(), re.compile(f"^{regex}$"), handler))
 

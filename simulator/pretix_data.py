@@ -88,22 +88,117 @@ REGION_WEIGHTS = {
 }
 GENDER_WEIGHTS = {"female": 40, "male": 56, "other": 1, "undisclosed": 3}
 FEMALE_NAMES = (
-    "Maria", "Ana", "Sofia", "Amina", "Fatima", "Grace", "Aisha", "Nadia", "Elena", "Olena",
-    "Mei", "Siti", "Nguyen", "Priya", "Leila", "Carmen", "Lucia", "Daniela", "Ioana", "Marta",
-    "Esther", "Joy", "Chloe", "Hana", "Yuki", "Ayesha", "Lina", "Camila", "Valentina", "Rosa",
+    "Maria",
+    "Ana",
+    "Sofia",
+    "Amina",
+    "Fatima",
+    "Grace",
+    "Aisha",
+    "Nadia",
+    "Elena",
+    "Olena",
+    "Mei",
+    "Siti",
+    "Nguyen",
+    "Priya",
+    "Leila",
+    "Carmen",
+    "Lucia",
+    "Daniela",
+    "Ioana",
+    "Marta",
+    "Esther",
+    "Joy",
+    "Chloe",
+    "Hana",
+    "Yuki",
+    "Ayesha",
+    "Lina",
+    "Camila",
+    "Valentina",
+    "Rosa",
 )
 MALE_NAMES = (
-    "Juan", "Carlos", "Luis", "Ahmed", "Mohamed", "Samuel", "David", "Ivan", "Andriy", "Arben",
-    "Minh", "Budi", "Rizal", "Raj", "Omar", "Jose", "Diego", "Mateo", "Petar", "Nikola",
-    "Kofi", "John", "Daniel", "Kenji", "Bilal", "Tariq", "Rafael", "Pablo", "Emeka", "Tomas",
+    "Juan",
+    "Carlos",
+    "Luis",
+    "Ahmed",
+    "Mohamed",
+    "Samuel",
+    "David",
+    "Ivan",
+    "Andriy",
+    "Arben",
+    "Minh",
+    "Budi",
+    "Rizal",
+    "Raj",
+    "Omar",
+    "Jose",
+    "Diego",
+    "Mateo",
+    "Petar",
+    "Nikola",
+    "Kofi",
+    "John",
+    "Daniel",
+    "Kenji",
+    "Bilal",
+    "Tariq",
+    "Rafael",
+    "Pablo",
+    "Emeka",
+    "Tomas",
 )
 FAMILY_NAMES = (
-    "Garcia", "Rodriguez", "Martinez", "Hernandez", "Lopez", "Santos", "Silva", "Perez",
-    "Mensah", "Okafor", "Diallo", "Mwangi", "Haddad", "Khan", "Rahman", "Tran", "Pham",
-    "Santoso", "Wijaya", "Reyes", "Cruz", "Bautista", "Kovac", "Petrovic", "Hoxha", "Shevchenko",
-    "Popescu", "Tanaka", "Kim", "Singh", "Naidoo", "Ndlovu", "Banda", "Phiri", "Tembo", "Ali",
-    "Hassan", "Ibrahim", "Rossi", "Smith", "Brown", "Chen", "Wong", "Lim", "Tan", "Morales",
-)  # fmt: skip
+    "Garcia",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Santos",
+    "Silva",
+    "Perez",
+    "Mensah",
+    "Okafor",
+    "Diallo",
+    "Mwangi",
+    "Haddad",
+    "Khan",
+    "Rahman",
+    "Tran",
+    "Pham",
+    "Santoso",
+    "Wijaya",
+    "Reyes",
+    "Cruz",
+    "Bautista",
+    "Kovac",
+    "Petrovic",
+    "Hoxha",
+    "Shevchenko",
+    "Popescu",
+    "Tanaka",
+    "Kim",
+    "Singh",
+    "Naidoo",
+    "Ndlovu",
+    "Banda",
+    "Phiri",
+    "Tembo",
+    "Ali",
+    "Hassan",
+    "Ibrahim",
+    "Rossi",
+    "Smith",
+    "Brown",
+    "Chen",
+    "Wong",
+    "Lim",
+    "Tan",
+    "Morales",
+)
 ORG_TEMPLATES: dict[str, tuple[str, ...]] = {
     "csirt": ("CERT-{iso2}", "National CSIRT of {name}"),
     "ministry": (
@@ -197,8 +292,10 @@ class _Generator:
         if iso2 not in self.orgs_by_country:
             name = countries.display_name(iso2)
             region = countries.REGION_OF[iso2]
-            orgs = [(template.format(iso2=iso2, name=name), "csirt") for template in
-                    ORG_TEMPLATES["csirt"][: 1 + self.rng.randrange(2)]]  # fmt: skip
+            orgs = [
+                (template.format(iso2=iso2, name=name), "csirt")
+                for template in ORG_TEMPLATES["csirt"][: 1 + self.rng.randrange(2)]
+            ]
             for sector in self.rng.sample(sorted(ORG_TEMPLATES), 5):
                 if sector != "csirt":
                     template = self.rng.choice(ORG_TEMPLATES[sector])
@@ -236,9 +333,7 @@ class _Generator:
         return self.new_person(iso2)
 
     # -- events -------------------------------------------------------------------------
-    def plan_event(
-        self, phase: str, start_day: datetime, region: str, anchor: str | None = None
-    ) -> _Plan:
+    def plan_event(self, phase: str, start_day: datetime, region: str, anchor: str | None = None) -> _Plan:
         rng = self.rng
         kinds = list(ACTIVITY_TYPES)
         kind = rng.choices(kinds, weights=[ACTIVITY_TYPES[k][0] for k in kinds])[0]
@@ -257,11 +352,8 @@ class _Generator:
             if host not in beneficiaries and rng.random() < 0.7:
                 beneficiaries.insert(0, host)
             beneficiaries = list(dict.fromkeys(beneficiaries))[:5]
-        if kind == "webinar":
-            modality = "online"
-        elif start_day.year == 2020 and rng.random() < 0.7:
-            modality = "online"
-        elif start_day.year == 2021 and rng.random() < 0.4:
+        online_share = {2020: 0.7, 2021: 0.4}.get(start_day.year, 0.0)  # pandemic years
+        if kind == "webinar" or rng.random() < online_share:
             modality = "online"
         elif kind == "conference" and rng.random() < 0.4:
             modality = "hybrid"
@@ -271,8 +363,9 @@ class _Generator:
         start = start_day.replace(hour=14 if kind == "webinar" else 9)
         end = start + timedelta(hours=2) if kind == "webinar" else start.replace(hour=17)
         end += timedelta(days=max(days - 1, 0))
-        return _Plan("", phase, kind, modality, region, host, beneficiaries, start, end,
-                     rng.randint(low, high))  # fmt: skip
+        return _Plan(
+            "", phase, kind, modality, region, host, beneficiaries, start, end, rng.randint(low, high)
+        )
 
     def random_day(self, first: datetime, last: datetime) -> datetime:
         span = (last - first).days
@@ -287,8 +380,7 @@ class _Generator:
             last = PHASE1_END if year == 2025 else datetime(year, 12, 15, tzinfo=TZ)
             days += sorted(self.random_day(first, last) for _ in range(count))
         # each of the 97 countries anchors one event, so every one of them is engaged
-        anchors = dict(zip(rng.sample(range(len(days)), 97), countries.PHASE1_COUNTRIES,
-                           strict=True))  # fmt: skip
+        anchors = dict(zip(rng.sample(range(len(days)), 97), countries.PHASE1_COUNTRIES, strict=True))
         regions = list(REGION_WEIGHTS)
         plans = []
         for index, day in enumerate(days):
@@ -459,8 +551,7 @@ class _Generator:
                 positions.append(position)
             placed, modified = self.order_times(plan, "p")
             orders.append(
-                Order(self.code(), plan.slug, "p", plan.testmode, placed, modified, buyer,
-                      positions)  # fmt: skip
+                Order(self.code(), plan.slug, "p", plan.testmode, placed, modified, buyer, positions)
             )
             index += size
         # registrations that never turn into attendance: canceled, pending, expired
@@ -471,8 +562,16 @@ class _Generator:
             buyer = person_for()
             placed, modified = self.order_times(plan, status)
             orders.append(
-                Order(self.code(), plan.slug, status, plan.testmode, placed, modified, buyer,
-                      [self.new_position(1, buyer)])  # fmt: skip
+                Order(
+                    self.code(),
+                    plan.slug,
+                    status,
+                    plan.testmode,
+                    placed,
+                    modified,
+                    buyer,
+                    [self.new_position(1, buyer)],
+                )
             )
         return orders
 
@@ -530,11 +629,7 @@ def generate(seed: int = DEFAULT_SEED, bad_records: int = 1) -> PretixDataset:
 
 def phase1_figures(dataset: PretixDataset) -> dict[str, int]:
     """The headline phase-1 figures as the pipeline should compute them from this data."""
-    phase1 = {
-        e["slug"]: e
-        for e in dataset.events
-        if e["meta_data"]["phase"] == "1" and not e["testmode"]
-    }
+    phase1 = {e["slug"]: e for e in dataset.events if e["meta_data"]["phase"] == "1" and not e["testmode"]}
     attendances = 0
     participants: set[str] = set()
     spellings: list[str] = []

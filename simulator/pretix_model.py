@@ -173,9 +173,7 @@ def render_order(
     """One order as pretix serialises it; canceled positions are hidden unless asked for."""
     buyer = order.person
     positions = [
-        render_position(order, p)
-        for p in order.positions
-        if include_canceled_positions or not p.canceled
+        render_position(order, p) for p in order.positions if include_canceled_positions or not p.canceled
     ]
     record: dict[str, Any] = {
         "code": order.code,

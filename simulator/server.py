@@ -88,8 +88,11 @@ def main(argv: list[str] | None = None) -> None:
     app = build_app(seed=args.seed, bad_records=args.bad_records)
     server = make_server(args.host, args.port, app, verbose=args.verbose)
     host, port = server.server_address[:2]
-    print(f"engage-simulator: pretix at http://{host}:{port}{pretix_api.API_PREFIX}/ "
-          f"(organiser {pretix_data.ORGANIZER}, token {DEMO_PRETIX_TOKEN})", flush=True)  # fmt: skip
+    print(
+        f"engage-simulator: pretix at http://{host}:{port}{pretix_api.API_PREFIX}/ "
+        f"(organiser {pretix_data.ORGANIZER}, token {DEMO_PRETIX_TOKEN})",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

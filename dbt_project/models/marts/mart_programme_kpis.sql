@@ -23,42 +23,90 @@ engagements as (
 
 ),
 
+activities_phased as (
+
+    select
+        *,
+        coalesce(phase, 'unknown') as phase_key
+    from activities
+
+),
+
+attended_participations as (
+
+    select
+        participations.person_key,
+        activities_phased.phase_key
+    from participations
+    inner join activities_phased
+        on participations.activity_id = activities_phased.activity_id
+    where participations.is_attended
+
+),
+
+engagements_phased as (
+
+    select
+        country_code,
+        coalesce(phase, 'unknown') as phase_key
+    from engagements
+
+),
+
 activity_figures as (
 
     select
-        case when grouping(phase) = 1 then 'all' else coalesce(phase, 'unknown') end as phase,
+        phase_key as phase,
         count(*) as activity_count,
         min(start_date) as first_activity_date,
         max(coalesce(end_date, start_date)) as last_activity_date
-    from activities
-    group by grouping sets ((phase), ())
+    from activities_phased
+    group by phase_key
+
+    union all
+
+    select
+        'all' as phase,
+        count(*) as activity_count,
+        min(start_date) as first_activity_date,
+        max(coalesce(end_date, start_date)) as last_activity_date
+    from activities_phased
 
 ),
 
 attendance_figures as (
 
     select
-        case
-            when grouping(activities.phase) = 1 then 'all'
-            else coalesce(activities.phase, 'unknown')
-        end as phase,
+        phase_key as phase,
         count(*) as attendance_count,
-        count(distinct participations.person_key) as participant_count
-    from participations
-    inner join activities
-        on participations.activity_id = activities.activity_id
-    where participations.is_attended
-    group by grouping sets ((activities.phase), ())
+        count(distinct person_key) as participant_count
+    from attended_participations
+    group by phase_key
+
+    union all
+
+    select
+        'all' as phase,
+        count(*) as attendance_count,
+        count(distinct person_key) as participant_count
+    from attended_participations
 
 ),
 
 country_figures as (
 
     select
-        case when grouping(phase) = 1 then 'all' else coalesce(phase, 'unknown') end as phase,
+        phase_key as phase,
         count(distinct country_code) as countries_engaged
-    from engagements
-    group by grouping sets ((phase), ())
+    from engagements_phased
+    group by phase_key
+
+    union all
+
+    select
+        'all' as phase,
+        count(distinct country_code) as countries_engaged
+    from engagements_phased
 
 ),
 

@@ -1,3 +1,7 @@
+-- Materialised as a table (overriding the intermediate default): the pattern fallback runs
+-- regexes per spelling, the result is read by three models, and it keeps view chains short.
+{{ config(materialized='table') }}
+
 -- One row per distinct free-text country spelling found in the pretix records (event host and
 -- beneficiary countries, attendee country answers), with the country it names. Matching: the
 -- normalised text against the alias seed first; failing that, country_converter's patterns when

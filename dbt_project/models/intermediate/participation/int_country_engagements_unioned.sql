@@ -62,7 +62,7 @@ final as (
 
     select
         per_country_activity.country_code || '|' || per_country_activity.activity_id
-        as country_engagement_id,
+            as country_engagement_id,
         per_country_activity.country_code,
         per_country_activity.activity_id,
         events.phase,

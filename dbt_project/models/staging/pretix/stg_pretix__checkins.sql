@@ -13,7 +13,7 @@ latest_batches as (
 
     select
         source_instance,
-        max(batch_id) as batch_id,
+        max(batch_id) as batch_id
     from source
     group by source_instance
 
@@ -38,10 +38,10 @@ checkins as (
         current_snapshot.record ->> '_event' as event_slug,
         current_snapshot.record ->> 'id' as position_key,
         current_snapshot.record ->> 'order' as order_code,
-        checkin,
+        checkin
     from current_snapshot
     cross join
-        unnest(cast(current_snapshot.record -> 'checkins' as json [])) as unnested (checkin)
+        unnest(cast(current_snapshot.record -> 'checkins' as json[])) as unnested (checkin)
 
 ),
 
@@ -58,12 +58,13 @@ renamed as (
         event_slug,
         cast(checkin ->> 'datetime' as timestamptz) as checked_in_at,
         coalesce(checkin ->> 'type', 'entry') as checkin_type,
-        coalesce(cast(checkin ->> 'auto_checked_in' as boolean), false) as is_auto_checked_in,
+        coalesce(cast(checkin ->> 'auto_checked_in' as boolean), false) as is_auto_checked_in
     from checkins
-    qualify row_number() over (
-        partition by source_instance, checkin ->> 'id'
-        order by line_number
-    ) = 1
+    qualify
+        row_number() over (
+            partition by source_instance, checkin ->> 'id'
+            order by line_number
+        ) = 1
 
 )
 

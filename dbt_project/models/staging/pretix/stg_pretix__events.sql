@@ -12,7 +12,7 @@ latest_batches as (
 
     select
         source_instance,
-        max(batch_id) as batch_id,
+        max(batch_id) as batch_id
     from source
     group by source_instance
 
@@ -27,10 +27,11 @@ current_snapshot as (
             source.source_instance = latest_batches.source_instance
             and source.batch_id = latest_batches.batch_id
     -- a snapshot holds each slug once; keep the last line should a page have repeated it
-    qualify row_number() over (
-        partition by source.source_instance, source.record_key
-        order by source.line_number desc
-    ) = 1
+    qualify
+        row_number() over (
+            partition by source.source_instance, source.record_key
+            order by source.line_number desc
+        ) = 1
 
 ),
 
@@ -60,7 +61,7 @@ renamed as (
         coalesce(cast(record ->> 'testmode' as boolean), false) as is_testmode,
         coalesce(cast(record ->> 'live' as boolean), false) as is_live,
         batch_id,
-        loaded_at,
+        loaded_at
     from current_snapshot
 
 )

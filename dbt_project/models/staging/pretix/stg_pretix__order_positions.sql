@@ -14,9 +14,9 @@ positions as (
         orders.source_instance,
         orders.record ->> 'code' as order_code,
         orders.record ->> 'event' as event_slug,
-        position_record,
+        position_record
     from orders
-    cross join unnest(cast(orders.record -> 'positions' as json [])) as unnested (position_record)
+    cross join unnest(cast(orders.record -> 'positions' as json[])) as unnested (position_record)
 
 ),
 
@@ -27,10 +27,10 @@ answers as (
         positions.position_record ->> 'id' as position_key,
         answer ->> 'question_identifier' as question_identifier,
         nullif(trim(answer ->> 'answer'), '') as answer_text,
-        answer -> 'option_identifiers' ->> 0 as option_identifier,
+        answer -> 'option_identifiers' ->> 0 as option_identifier
     from positions
     cross join
-        unnest(cast(positions.position_record -> 'answers' as json [])) as unnested (answer)
+        unnest(cast(positions.position_record -> 'answers' as json[])) as unnested (answer)
 
 ),
 
@@ -44,7 +44,7 @@ answers_pivoted as (
             where question_identifier = 'organisation'
         ) as organisation_answer,
         max(option_identifier) filter (where question_identifier = 'sector') as sector,
-        max(option_identifier) filter (where question_identifier = 'gender') as gender,
+        max(option_identifier) filter (where question_identifier = 'gender') as gender
     from answers
     group by source_instance, position_key
 
@@ -75,7 +75,7 @@ renamed as (
         ) as organisation,
         answers_pivoted.sector,
         answers_pivoted.gender,
-        coalesce(cast(positions.position_record ->> 'canceled' as boolean), false) as is_canceled,
+        coalesce(cast(positions.position_record ->> 'canceled' as boolean), false) as is_canceled
     from positions
     left join answers_pivoted
         on

@@ -24,7 +24,7 @@ renamed as (
         record -> 'invoice_address' ->> 'company' as invoice_company,
         record -> 'invoice_address' ->> 'country' as invoice_country_raw,
         batch_id,
-        loaded_at,
+        loaded_at
     from orders
 
 )

@@ -18,12 +18,13 @@ current_versions as (
         line_number,
         record_key,
         record,
-        loaded_at,
+        loaded_at
     from source
-    qualify row_number() over (
-        partition by source_instance, record_key
-        order by batch_id desc, line_number desc
-    ) = 1
+    qualify
+        row_number() over (
+            partition by source_instance, record_key
+            order by batch_id desc, line_number desc
+        ) = 1
 
 )
 
