@@ -22,7 +22,8 @@ from extractors.pipeline import RunSummary, configured_streams
 app = typer.Typer(
     help="Partner engagement pipeline: extract, load, transform, publish.", no_args_is_help=True
 )
-console = Console()
+# Wide enough for the summary tables when output goes to a file or CI log rather than a terminal.
+console = Console(width=None if sys.stdout.isatty() else 140)
 ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="pipeline YAML (default: $ENGAGE_CONFIG or config/pipeline.yml)"),
@@ -99,6 +100,13 @@ def _run(config: PipelineConfig, only_source: str | None) -> None:
         counts = dict.fromkeys(tasks, 0)
         stage_task = progress.add_task("pipeline", detail="starting", total=None)
 
+        dbt_task = progress.add_task("dbt build", detail="waiting", total=None)
+        dbt_done = {"nodes": 0}
+
+        def on_dbt_node(name: str, status: str) -> None:
+            dbt_done["nodes"] += 1
+            progress.update(dbt_task, detail=f"{dbt_done['nodes']} nodes, last: {name} {status}")
+
         def on_page(source: str, stream: str, n: int) -> None:
             counts[(source, stream)] += n
             progress.update(tasks[(source, stream)], detail=f"{counts[(source, stream)]:,} records")
@@ -108,6 +116,7 @@ def _run(config: PipelineConfig, only_source: str | None) -> None:
             only_source=only_source,
             on_stage=lambda stage: progress.update(stage_task, detail=stage),
             on_extract_page=on_page,
+            on_dbt_node=on_dbt_node,
         )
         progress.update(stage_task, detail="done")
     print_summary(summary)

@@ -75,7 +75,7 @@ def build_extract_dags(config: PipelineConfig | None = None) -> dict[str, DAG]:
 
 def _dbt_task_group(config: PipelineConfig) -> Any:
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
     manifest = config.dbt_dir / "target" / "manifest.json"
     if not manifest.exists():
@@ -92,17 +92,21 @@ def _dbt_task_group(config: PipelineConfig) -> Any:
         ),
         profile_config=ProfileConfig(
             profile_name="engage",
-            target_name="dev",
+            target_name="warehouse",
             profiles_yml_filepath=Path(config.dbt_dir) / "profiles.yml",
         ),
         execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER
+            execution_mode=ExecutionMode.LOCAL,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            # A relationship test runs once both its parents are built, in a task of its own.
+            test_indirect_selection=TestIndirectSelection.CAUTIOUS,
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.BUILD,  # one `dbt build` per node: model and its tests together
             emit_datasets=False,  # Cosmos' own assets embed absolute DuckDB paths; we emit MARTS_ASSET
             enable_mock_profile=False,
+            should_detach_multiple_parents_tests=True,
         ),
         operator_args={"pool": WRITER_POOL, "install_deps": False},
         default_args={"retries": 1},

@@ -123,7 +123,7 @@ def extract_stream(
         )
         if unchanged:
             writer.abort()
-            note = "no change since the last landed snapshot" if writer.row_count else "nothing new"
+            note = "unchanged snapshot" if writer.row_count else "nothing new"
             return ExtractResult(source_name, stream_name, None, 0, requests_made, window.start, None, note)
         manifest = writer.commit(
             cursor_start=window.start,

@@ -16,6 +16,9 @@ from extractors import __version__
 log = logging.getLogger(__name__)
 
 RETRIABLE_STATUSES = (429, 500, 502, 503, 504)
+# Replacing a very short "secret" literally would garble every message (a token "x" hides each x);
+# such values are still caught by the header and query-string patterns below.
+MIN_LITERAL_SECRET = 6
 _SECRET_PATTERNS = [
     re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(token|bearer|basic)?\s*[^\s'\",}]+"),
     re.compile(r"(?i)((?:token|api_key|apikey|password|secret|sessionkey)=)[^&\s]+"),
@@ -29,7 +32,7 @@ class SourceError(Exception):
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Remove credentials from a message before it reaches a log or an exception."""
     for secret in secrets:
-        if secret:
+        if len(secret) >= MIN_LITERAL_SECRET:
             text = text.replace(secret, "***")
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + "***", text)

@@ -19,7 +19,7 @@ import duckdb
 from extractors.config import PipelineConfig
 from extractors.landing import Manifest, committed_manifests
 from extractors.locking import writer_slot
-from extractors.warehouse import ensure_raw_table, ensure_schemas
+from extractors.warehouse import ensure_raw_table, ensure_schemas, release_in_process_dbt
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +184,7 @@ def load_pending(
 ) -> list[LoadResult]:
     """Load every committed batch the warehouse has not seen, oldest first, under the writer slot."""
     results = []
+    release_in_process_dbt()
     with writer_slot(config.warehouse_path), duckdb.connect(str(config.warehouse_path)) as con:
         ensure_schemas(con)
         for directory, manifest in pending_batches(con, config):

@@ -57,6 +57,7 @@ def run_pipeline(
     only_source: str | None = None,
     on_stage: Callable[[str], None] | None = None,
     on_extract_page: Callable[[str, str, int], None] | None = None,
+    on_dbt_node: Callable[[str, str], None] | None = None,
 ) -> RunSummary:
     """Extract every configured stream, load what landed, build the warehouse, publish the marts."""
     summary = RunSummary()
@@ -74,7 +75,7 @@ def run_pipeline(
     for result in load_pending(config):
         summary.add_load(result)
     notify("transform")
-    summary.dbt_nodes = build(config)
+    summary.dbt_nodes = build(config, on_node=on_dbt_node)
     notify("publish")
     summary.published = publish(config)
     return summary

@@ -19,7 +19,7 @@ from extractors.config import PipelineConfig
 from extractors.landing import new_batch_id
 from extractors.locking import writer_slot
 from extractors.report import write_report
-from extractors.warehouse import quote_identifier
+from extractors.warehouse import quote_identifier, release_in_process_dbt
 
 MARTS_SCHEMA = "marts"
 KEEP_PARQUET_VERSIONS = 2
@@ -75,6 +75,7 @@ def publish(config: PipelineConfig) -> PublishResult:
     parquet_version = published / f"parquet-{version}"
     parquet_version.mkdir()
     with writer_slot(config.warehouse_path):
+        release_in_process_dbt()
         with duckdb.connect(str(temporary)) as con:
             con.execute("attach ? as warehouse (read_only)", [str(config.warehouse_path)])
             tables = mart_tables(con, "warehouse")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from extractors.config import PipelineConfig
 from extractors.locking import writer_slot
+from extractors.warehouse import release_in_process_dbt
 
 WAREHOUSE_ENV = "ENGAGE_WAREHOUSE_PATH"
 
@@ -53,14 +55,23 @@ def dbt_args(config: PipelineConfig, command: Sequence[str]) -> list[str]:
 
 
 def run_dbt(
-    config: PipelineConfig, command: Sequence[str], *, hold_writer_slot: bool = True
+    config: PipelineConfig,
+    command: Sequence[str],
+    *,
+    hold_writer_slot: bool = True,
+    on_node: Callable[[str, str], None] | None = None,
 ) -> list[NodeResult]:
     """Run one dbt command (e.g. ["build"]) and return per-node results; raise on failure."""
     from dbt.cli.main import dbtRunner  # heavy: imported only when dbt actually runs
 
     def invoke() -> list[NodeResult]:
         with dbt_environment(config):
-            outcome = dbtRunner().invoke(dbt_args(config, command))
+            try:
+                outcome = dbtRunner(callbacks=[_node_callback(on_node)] if on_node else []).invoke(
+                    dbt_args(config, [*command, "--quiet"])  # errors still print; progress via on_node
+                )
+            finally:
+                release_in_process_dbt()
         nodes = []
         for result in getattr(outcome.result, "results", None) or []:
             nodes.append(NodeResult(result.node.name, str(result.status), result.message or ""))
@@ -76,6 +87,14 @@ def run_dbt(
         return invoke()
 
 
-def build(config: PipelineConfig) -> list[NodeResult]:
+def _node_callback(on_node: Callable[[str, str], None]) -> Callable[[Any], None]:
+    def callback(event: Any) -> None:
+        if event.info.name == "NodeFinished":
+            on_node(event.data.node_info.node_name, event.data.node_info.node_status)
+
+    return callback
+
+
+def build(config: PipelineConfig, *, on_node: Callable[[str, str], None] | None = None) -> list[NodeResult]:
     """Seeds, models and tests in dependency order."""
-    return run_dbt(config, ["build"])
+    return run_dbt(config, ["build"], on_node=on_node)

@@ -70,3 +70,21 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, system: str, stream: str) -
         """
     )
     return table
+
+
+def release_in_process_dbt() -> None:
+    """Close the DuckDB instance dbt-duckdb keeps open after an in-process run (dbtRunner, Cosmos).
+
+    dbt-duckdb caches one environment per process; while it lives, this process cannot attach the
+    warehouse with other settings (publish attaches it read-only). Nothing to do if dbt never ran.
+    """
+    import sys
+
+    connections = sys.modules.get("dbt.adapters.duckdb.connections")
+    if connections is None:
+        return
+    manager = connections.DuckDBConnectionManager
+    with manager._LOCK:
+        if manager._ENV is not None:
+            manager._ENV.close()
+            manager._ENV = None

@@ -1,0 +1,93 @@
+"""The Airflow DAGs: imported through a real DagBag, run with dag.test() against the simulator."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from tests.conftest import PROJECT_ROOT, write_config
+
+pytestmark = pytest.mark.airflow
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory, simulator: object) -> Path:
+    """A migrated metadata database, the writer pool, and ENGAGE_CONFIG pointing at a fresh folder."""
+    folder = tmp_path_factory.mktemp("airflow-run")
+    config_path = write_config(folder, simulator.pretix_url)
+    os.environ["ENGAGE_CONFIG"] = str(config_path)
+    from airflow.models.pool import Pool
+    from airflow.utils.db import resetdb
+
+    resetdb(skip_init=False)
+    Pool.create_or_update_pool("engage_writer", slots=1, description="DuckDB writer", include_deferred=False)
+    yield config_path
+    os.environ.pop("ENGAGE_CONFIG", None)
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_env: Path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+
+
+def test_dags_import_without_errors(dagbag) -> None:
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == {"engage_extract_pretix_test", "engage_warehouse"}
+
+
+def test_dag_structure(dagbag) -> None:
+    extract = dagbag.get_dag("engage_extract_pretix_test")
+    assert {t.task_id for t in extract.tasks} == {"extract_events", "extract_orders", "extract_checkins"}
+    assert "engage" in extract.tags and extract.timezone.name == "Europe/Brussels"
+    for task in extract.tasks:
+        assert task.retries == 3 and task.owner == "data-engineering"
+        assert [o.uri for o in task.outlets] == [
+            f"engage://landing/pretix_test/{task.task_id.removeprefix('extract_')}"
+        ]
+    warehouse = dagbag.get_dag("engage_warehouse")
+    writers = [t for t in warehouse.tasks if t.task_id in {"load", "publish"} or t.task_id.startswith("dbt.")]
+    assert len(writers) == len(warehouse.tasks) and len(writers) > 3
+    assert {t.pool for t in writers} == {"engage_writer"}
+    publish = warehouse.get_task("publish")
+    assert [o.uri for o in publish.outlets] == ["engage://warehouse/marts"]
+
+
+def test_a_new_source_in_the_config_adds_its_dag(airflow_env: Path, tmp_path: Path) -> None:
+    from extractors.config import load_config
+    from extractors.dag_factory import build_extract_dags
+
+    data = yaml.safe_load(airflow_env.read_text())
+    data["sources"]["pretix_partner_two"] = {**data["sources"]["pretix_test"], "schedule": "0 6 * * *"}
+    second = tmp_path / "pipeline.yml"
+    second.write_text(yaml.safe_dump(data))
+    dags = build_extract_dags(load_config(second))
+    assert set(dags) == {"engage_extract_pretix_test", "engage_extract_pretix_partner_two"}
+
+
+def test_extract_then_warehouse_dag_runs_publish_the_marts(dagbag, airflow_env: Path) -> None:
+    from airflow.utils.state import DagRunState, TaskInstanceState
+
+    from extractors.config import load_config
+
+    config = load_config(airflow_env)
+    extract_run = dagbag.get_dag("engage_extract_pretix_test").test()
+    assert extract_run.state == DagRunState.SUCCESS
+    states = {ti.task_id: ti.state for ti in extract_run.get_task_instances()}
+    assert set(states.values()) == {TaskInstanceState.SUCCESS} and len(states) == 3
+    assert len(list(config.landing_dir.glob("pretix_test/*/batch=*/_MANIFEST.json"))) == 3
+
+    warehouse_run = dagbag.get_dag("engage_warehouse").test()
+    states = {ti.task_id: ti.state for ti in warehouse_run.get_task_instances()}
+    assert warehouse_run.state == DagRunState.SUCCESS, states
+    assert set(states.values()) == {TaskInstanceState.SUCCESS}
+    with duckdb.connect(str(config.marts_path), read_only=True) as con:
+        activities = con.execute("select count(*) from dim_activity").fetchone()[0]
+        participations = con.execute("select count(*) from fct_participation where is_attended").fetchone()[0]
+    assert activities > 250
+    assert participations > 13_000
