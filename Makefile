@@ -35,3 +35,6 @@ simulator: env  ## the partner-system simulator on 127.0.0.1:8765, in the foregr
 
 clean:
 	rm -rf data dbt_project/target dbt_project/logs
+
+bench: env  ## landing and loading throughput vs a row-by-row baseline -> bench/results/latest.json
+	$(RUN) python bench/bench_load.py

@@ -144,19 +144,23 @@ def _listening(host: str, port: int) -> bool:
 @app.command()
 def demo(config: ConfigOption = None, verbose: bool = False) -> None:
     """The whole pipeline on the embedded default: starts the partner-system simulator if needed."""
-    from simulator.server import DEMO_PRETIX_TOKEN, start_simulator
+    from extractors.config import LoginCredentials, TokenCredentials
+    from simulator.server import DEMO_CREDENTIALS, start_simulator
 
     _setup_logging(verbose)
     cfg = _config(config)
     handle = None
     for source in cfg.sources.values():
-        os.environ.setdefault(source.credentials.token_env, DEMO_PRETIX_TOKEN)
-        url = urlsplit(str(source.base_url))
-        if (
-            handle is None
-            and url.hostname in {"127.0.0.1", "localhost"}
-            and not _listening(url.hostname, url.port or 80)
-        ):
+        demo = DEMO_CREDENTIALS.get(source.kind, {})
+        credentials = getattr(source, "credentials", None)
+        if isinstance(credentials, TokenCredentials) and "token" in demo:
+            os.environ.setdefault(credentials.token_env, demo["token"])
+        elif isinstance(credentials, LoginCredentials) and "username" in demo:
+            os.environ.setdefault(credentials.username_env, demo["username"])
+            os.environ.setdefault(credentials.password_env, demo["password"])
+        url = urlsplit(source.location)
+        local = url.hostname in {"127.0.0.1", "localhost"}
+        if handle is None and local and not _listening(url.hostname, url.port or 80):
             console.print(f"starting the partner-system simulator on {url.hostname}:{url.port}")
             handle = start_simulator(host=url.hostname, port=url.port or 80)
     try:
@@ -225,7 +229,7 @@ def check_config(config: ConfigOption = None) -> None:
     """Validate the configuration file and list the source instances and streams."""
     cfg = _config(config)
     for name, source in cfg.sources.items():
-        console.print(f"{name}: {source.kind} at {source.base_url} streams={','.join(source.streams)}")
+        console.print(f"{name}: {source.kind} at {source.location} streams={','.join(source.streams)}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -46,32 +46,36 @@ class Privacy(_Strict):
     allow_demo_key: bool = False
 
 
-class Credentials(_Strict):
-    token_env: Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")] = Field(
-        description="environment variable holding the API token"
-    )
+EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+
+
+class TokenCredentials(_Strict):
+    token_env: EnvVarName = Field(description="environment variable holding the API token")
+
+
+class LoginCredentials(_Strict):
+    username_env: EnvVarName
+    password_env: EnvVarName
 
 
 class HttpSettings(_Strict):
     timeout_seconds: float = Field(30.0, gt=0)
     max_retries: int = Field(5, ge=0, le=20)
     backoff_factor: float = Field(0.5, ge=0)
-    page_size: int = Field(200, ge=1, le=1000)
+    page_size: int = Field(200, ge=1, le=30000)
 
 
-class PretixSource(_Strict):
-    kind: Literal["pretix"]
-    base_url: AnyHttpUrl
-    organizer: Identifier | str = Field(min_length=1)
-    credentials: Credentials
-    streams: list[Literal["events", "orders", "checkins"]] = Field(
-        default_factory=lambda: ["events", "orders", "checkins"], min_length=1
-    )
+class _Source(_Strict):
     schedule: str = "@daily"
     owner: str = "data-engineering"
     http: HttpSettings = HttpSettings()
 
-    @field_validator("streams")
+    @property
+    def location(self) -> str:
+        """Where the source is read from, for people: its URL or its folder."""
+        return str(getattr(self, "base_url", None) or getattr(self, "inbox", ""))
+
+    @field_validator("streams", check_fields=False)
     @classmethod
     def _unique_streams(cls, streams: list[str]) -> list[str]:
         if len(set(streams)) != len(streams):
@@ -79,7 +83,50 @@ class PretixSource(_Strict):
         return streams
 
 
-SourceConfig = Annotated[PretixSource, Field(discriminator="kind")]
+class PretixSource(_Source):
+    kind: Literal["pretix"]
+    base_url: AnyHttpUrl
+    organizer: str = Field(min_length=1)
+    credentials: TokenCredentials
+    streams: list[Literal["events", "orders", "checkins"]] = Field(
+        default_factory=lambda: ["events", "orders", "checkins"], min_length=1
+    )
+
+
+class KoboSource(_Source):
+    kind: Literal["kobotoolbox"]
+    base_url: AnyHttpUrl  # the server root, e.g. https://eu.kobotoolbox.org/
+    credentials: TokenCredentials
+    streams: list[Literal["assets", "submissions"]] = Field(
+        default_factory=lambda: ["assets", "submissions"], min_length=1
+    )
+    asset_uids: list[str] = Field(default_factory=list, description="forms to read; empty: every survey")
+
+
+class LimeSurveySource(_Source):
+    kind: Literal["limesurvey"]
+    base_url: AnyHttpUrl  # the RemoteControl 2 endpoint, .../index.php/admin/remotecontrol
+    credentials: LoginCredentials
+    streams: list[Literal["surveys", "responses"]] = Field(
+        default_factory=lambda: ["surveys", "responses"], min_length=1
+    )
+    survey_ids: list[int] = Field(
+        default_factory=list, description="surveys to read; empty: every active one"
+    )
+
+
+class RegistrySource(_Source):
+    kind: Literal["registry"]
+    inbox: Path  # relative paths are taken from the config file's folder
+    streams: list[Literal["experts", "stakeholders", "mapped_projects", "assistance_requests"]] = Field(
+        default_factory=lambda: ["experts", "stakeholders", "mapped_projects", "assistance_requests"],
+        min_length=1,
+    )
+
+
+SourceConfig = Annotated[
+    PretixSource | KoboSource | LimeSurveySource | RegistrySource, Field(discriminator="kind")
+]
 
 
 class PipelineConfig(_Strict):
@@ -118,7 +165,7 @@ class PipelineConfig(_Strict):
     def dbt_dir(self) -> Path:
         return self.resolve(self.dbt_project_dir)
 
-    def source(self, name: str) -> PretixSource:
+    def source(self, name: str) -> SourceConfig:
         try:
             return self.sources[name]
         except KeyError:
@@ -155,4 +202,10 @@ def load_config(path: Path | str | None = None) -> PipelineConfig:
     except ValidationError as exc:
         problems = "\n  ".join(_describe(err) for err in exc.errors())
         raise ConfigError(f"{path}: invalid configuration\n  {problems}") from None
-    return config
+    resolved = {
+        name: source.model_copy(update={"inbox": config.resolve(source.inbox)})
+        if isinstance(source, RegistrySource)
+        else source
+        for name, source in config.sources.items()
+    }
+    return config.model_copy(update={"sources": resolved})

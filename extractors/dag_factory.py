@@ -49,7 +49,7 @@ def build_extract_dag(config: PipelineConfig, source_name: str) -> DAG:
         default_args=_default_args(source.owner),
         tags=["engage", "extract", source.kind],
         doc_md=(
-            f"Lands every stream of **{source_name}** ({source.kind}, {source.base_url}) as NDJSON.gz "
+            f"Lands every stream of **{source_name}** ({source.kind}, {source.location}) as NDJSON.gz "
             "batches with manifests. Never opens the warehouse: each task emits the asset of its "
             "stream and the warehouse DAG loads what landed."
         ),

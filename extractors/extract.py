@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 from extractors import __version__
 from extractors.config import PipelineConfig
-from extractors.landing import BatchWriter, parse_cursor, stream_state
+from extractors.landing import BatchWriter, MarkInfo, SourceFileInfo, cursor_order, stream_state
 from extractors.privacy import Pseudonymiser, apply_rules
-from extractors.streams import Stream, Window, record_key
+from extractors.streams import CursorMark, FetchContext, Stream, Window, record_key
 from extractors.systems import system_for
 
 log = logging.getLogger(__name__)
@@ -28,32 +27,73 @@ class ExtractResult:
     cursor_start: str | None
     cursor_end: str | None
     note: str = ""
+    rejected_files: list[tuple[str, str]] = field(default_factory=list)
 
 
 class _CursorTracker:
-    """Highest cursor seen, and the keys carrying it (to skip them next time: the filter is >=)."""
+    """Per partition: the highest cursor seen and the keys carrying it (the filters are `>=`)."""
 
-    def __init__(self, field: str, primary_key: tuple[str, ...]) -> None:
-        self.field, self.primary_key = field, primary_key
-        self.end: str | None = None
-        self._end_at: datetime | None = None
-        self.keys_at_end: set[str] = set()
+    def __init__(self, stream: Stream) -> None:
+        self.stream = stream
+        self.marks: dict[str, tuple[Any, str, set[str]]] = {}  # partition -> (order, raw, keys)
 
-    def cursor_of(self, record: dict[str, Any]) -> datetime | None:
-        value = record.get(self.field)
+    def order_of(self, record: dict[str, Any]) -> Any | None:
+        value = record.get(self.stream.cursor_field)
+        if value is None or isinstance(value, bool):
+            return None
         try:
-            return parse_cursor(value) if isinstance(value, str) else None
+            return cursor_order(str(value), self.stream.cursor_type)
         except ValueError:
             return None  # the loader quarantines it with its reason
 
-    def observe(self, record: dict[str, Any], at: datetime | None) -> None:
+    def observe(self, record: dict[str, Any], order: Any) -> None:
+        partition = self.stream.partition_of(record)
+        key = record_key(record, self.stream.primary_key)
+        current = self.marks.get(partition)
+        if current is None or order > current[0]:
+            current = (order, str(record[self.stream.cursor_field]), set())
+            self.marks[partition] = current
+        if order == current[0] and key is not None:
+            current[2].add(key)
+
+    def mark_infos(self) -> dict[str, MarkInfo]:
+        return {p: MarkInfo(end=raw, keys=sorted(keys)) for p, (_, raw, keys) in self.marks.items()}
+
+    def overall_end(self) -> str | None:
+        if not self.marks:
+            return None
+        return max(self.marks.values(), key=lambda mark: mark[0])[1]
+
+
+def _keeper(stream: Stream, context: FetchContext, backfill: bool) -> Callable[[dict[str, Any]], bool]:
+    """Drop what the source returned outside the range this run covers."""
+    order = (lambda v: cursor_order(v, stream.cursor_type)) if stream.cursor_field else None
+    window_end = order(context.window.end) if order and context.window.end else None
+    tracker = _CursorTracker(stream) if stream.cursor_field else None
+
+    def keep(record: dict[str, Any]) -> bool:
+        if tracker is None:
+            return True
+        at = tracker.order_of(record)
         if at is None:
-            return
-        key = record_key(record, self.primary_key)
-        if self._end_at is None or at > self._end_at:
-            self.end, self._end_at, self.keys_at_end = record[self.field], at, set()
-        if at == self._end_at and key is not None:
-            self.keys_at_end.add(key)
+            return True
+        if window_end is not None and at >= window_end:
+            return False
+        partition = stream.partition_of(record)
+        start = context.start(partition)
+        if start is not None and at < order(start):
+            return False
+        mark = context.marks.get(partition)
+        # Same value as the committed cursor and landed then: unchanged, skip it.
+        return (
+            backfill
+            or mark is None
+            or at != order(mark.end)
+            or (record_key(record, stream.primary_key) not in mark.keys)
+        )
+
+    keep.tracker = tracker  # type: ignore[attr-defined]
+    return keep
 
 
 def extract_stream(
@@ -64,7 +104,7 @@ def extract_stream(
     window: Window | None = None,
     on_page: Callable[[int], None] | None = None,
 ) -> ExtractResult:
-    """Land what changed in one stream since the committed cursor (or exactly `window`, if given)."""
+    """Land what changed in one stream since the committed cursors (or exactly `window`, if given)."""
     source = config.source(source_name)
     system = system_for(source.kind)
     stream: Stream = system.STREAMS[stream_name]
@@ -73,28 +113,14 @@ def extract_stream(
         config.privacy.key_env, allow_demo_key=config.privacy.allow_demo_key
     )
     backfill = window is not None
-    window = window or Window(start=state.cursor)
-    window_start = parse_cursor(window.start) if window.start else None
-    window_end = parse_cursor(window.end) if window.end else None
-    tracker = _CursorTracker(stream.cursor_field, stream.primary_key) if stream.cursor_field else None
-
-    def keep(record: dict[str, Any]) -> bool:
-        if tracker is None:
-            return True
-        at = tracker.cursor_of(record)
-        if at is None:
-            return True
-        if window_end is not None and at >= window_end:
-            return False
-        if window_start is not None and at < window_start:
-            return False
-        # Same instant as the committed cursor and already landed then: unchanged, skip it.
-        return not (
-            not backfill
-            and window_start is not None
-            and at == window_start
-            and record_key(record, stream.primary_key) in state.keys_at_cursor
-        )
+    context = FetchContext(
+        window=window or Window(),
+        marks={p: CursorMark(m.end, frozenset(m.keys)) for p, m in state.marks.items()},
+        seen_files=state.seen_files,
+    )
+    keep = _keeper(stream, context, backfill)
+    tracker: _CursorTracker | None = keep.tracker  # type: ignore[attr-defined]
+    source_files: dict[str, SourceFileInfo] = {}
 
     writer = BatchWriter(
         config.landing_dir,
@@ -104,42 +130,63 @@ def extract_stream(
         mode=stream.mode,
         primary_key=list(stream.primary_key),
         cursor_field=stream.cursor_field,
+        cursor_type=stream.cursor_type,
+        partition_field=stream.partition_field,
         extractor_version=f"{__version__}/{system.VERSION}",
     )
-    client = system.make_client(source_name, source) if hasattr(system, "make_client") else None
+    client = system.make_client(source_name, source)
     try:
-        for page in stream.fetch(client, source, window):
+        for page in stream.fetch(client, source, context):
             kept = [record for record in page if keep(record)]
             for record in kept:
-                if tracker is not None:
-                    tracker.observe(record, tracker.cursor_of(record))
+                if tracker is not None and (at := tracker.order_of(record)) is not None:
+                    tracker.observe(record, at)
+                if stream.source_file_field:
+                    digest = str(record.get(stream.source_file_field))
+                    source_files.setdefault(
+                        digest, SourceFileInfo(name=str(record.get("_file")), sha256=digest)
+                    )
                 apply_rules(record, stream.privacy_rules, pseudonymiser)
             writer.write(kept)
             if on_page:
                 on_page(len(kept))
-        requests_made = client.requests_made if client else 0
+        requests_made = getattr(client, "requests_made", 0)
         unchanged = writer.row_count == 0 or (
             stream.mode == "snapshot" and writer.content_sha256 == state.last_snapshot_sha256
         )
         if unchanged:
             writer.abort()
             note = "unchanged snapshot" if writer.row_count else "nothing new"
-            return ExtractResult(source_name, stream_name, None, 0, requests_made, window.start, None, note)
+            if context.rejected:
+                note = f"{len(context.rejected)} file(s) rejected"
+            return ExtractResult(
+                source_name,
+                stream_name,
+                None,
+                0,
+                requests_made,
+                context.window.start,
+                None,
+                note,
+                list(context.rejected),
+            )
         manifest = writer.commit(
-            cursor_start=window.start,
-            cursor_end=tracker.end if tracker else None,
-            keys_at_cursor_end=sorted(tracker.keys_at_end) if tracker else [],
-            data_interval=(window.start, window.end) if backfill else (None, None),
+            cursor_start=context.window.start or min((m.end for m in state.marks.values()), default=None),
+            cursor_end=tracker.overall_end() if tracker else None,
+            cursor_marks=tracker.mark_infos() if tracker else {},
+            source_files=list(source_files.values()),
+            data_interval=(window.start, window.end) if window else (None, None),
         )
     except BaseException:
         writer.abort()
         raise
     finally:
-        if client is not None:
+        if client is not None and hasattr(client, "close"):
             client.close()
     log.info(
         "landed %s/%s batch %s: %d records", source_name, stream_name, manifest.batch_id, manifest.row_count
     )
+    note = f"{len(context.rejected)} file(s) rejected" if context.rejected else ""
     return ExtractResult(
         source_name,
         stream_name,
@@ -148,4 +195,6 @@ def extract_stream(
         requests_made,
         manifest.cursor_start,
         manifest.cursor_end,
+        note,
+        list(context.rejected),
     )

@@ -81,9 +81,16 @@ class ApiClient:
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET a JSON document; raise SourceError (redacted, naming the source) on failure."""
+        return self._json("GET", path, params=params)
+
+    def post_json(self, path: str, payload: Any) -> Any:
+        """POST a JSON body (read-only RPC calls such as LimeSurvey's) and return the JSON answer."""
+        return self._json("POST", path, json=payload)
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         url = self.url(path)
         try:
-            response = self.session.get(url, params=params, timeout=self.timeout)
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
             raise SourceError(self._redact(f"{self.source_name}: request to {url} failed: {exc}")) from None
         finally:
@@ -91,7 +98,7 @@ class ApiClient:
         if response.status_code in (401, 403):
             raise SourceError(
                 f"{self.source_name}: authentication refused (HTTP {response.status_code}) for "
-                f"{self._redact(response.url)}: check the token in the configured environment variable"
+                f"{self._redact(response.url)}: check the credentials in the configured environment variables"
             )
         if response.status_code >= 400:
             body = self._redact(response.text[:300])

@@ -30,6 +30,20 @@ class PartInfo(BaseModel):
     sha256: str
 
 
+class MarkInfo(BaseModel):
+    """The cursor a batch reached in one partition, and the keys carrying exactly that value."""
+
+    model_config = ConfigDict(frozen=True)
+    end: str
+    keys: list[str] = []
+
+
+class SourceFileInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    sha256: str
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(frozen=True)
     batch_id: str
@@ -39,9 +53,12 @@ class Manifest(BaseModel):
     mode: Literal["incremental", "snapshot"]
     primary_key: list[str]
     cursor_field: str | None
+    cursor_type: Literal["timestamp", "integer"] = "timestamp"
+    partition_field: str | None = None
     cursor_start: str | None
-    cursor_end: str | None
-    keys_at_cursor_end: list[str] = []
+    cursor_end: str | None  # the highest cursor over all partitions (for people reading audits)
+    cursor_marks: dict[str, MarkInfo] = {}  # partition ("" when unpartitioned) -> mark
+    source_files: list[SourceFileInfo] = []
     row_count: int
     content_sha256: str
     parts: list[PartInfo]
@@ -92,6 +109,8 @@ class BatchWriter:
         primary_key: list[str],
         cursor_field: str | None,
         extractor_version: str,
+        cursor_type: Literal["timestamp", "integer"] = "timestamp",
+        partition_field: str | None = None,
         batch_id: str | None = None,
     ) -> None:
         self.batch_id = batch_id or new_batch_id()
@@ -105,6 +124,8 @@ class BatchWriter:
             mode=mode,
             primary_key=primary_key,
             cursor_field=cursor_field,
+            cursor_type=cursor_type,
+            partition_field=partition_field,
             extractor_version=extractor_version,
         )
         self._parts: list[PartInfo] = []
@@ -156,7 +177,8 @@ class BatchWriter:
         *,
         cursor_start: str | None = None,
         cursor_end: str | None = None,
-        keys_at_cursor_end: list[str] | None = None,
+        cursor_marks: dict[str, MarkInfo] | None = None,
+        source_files: list[SourceFileInfo] | None = None,
         data_interval: tuple[str | None, str | None] = (None, None),
     ) -> Manifest:
         """Close the parts, then write the manifest atomically: temp name, fsync, rename."""
@@ -165,7 +187,8 @@ class BatchWriter:
             **self._meta,
             cursor_start=cursor_start,
             cursor_end=cursor_end,
-            keys_at_cursor_end=sorted(keys_at_cursor_end or []),
+            cursor_marks=cursor_marks or {},
+            source_files=source_files or [],
             row_count=self.row_count,
             content_sha256=self.content_sha256,
             parts=self._parts,
@@ -207,25 +230,38 @@ def parse_cursor(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def cursor_order(value: str, cursor_type: str) -> datetime | int:
+    """A cursor value in the form it is compared in; ValueError when it is not of its type."""
+    return parse_cursor(value) if cursor_type == "timestamp" else int(value)
+
+
 class StreamState(BaseModel):
     """Where the next extraction of a stream starts, derived from its committed manifests."""
 
-    cursor: str | None = None
-    keys_at_cursor: frozenset[str] = frozenset()
+    marks: dict[str, MarkInfo] = {}
+    seen_files: frozenset[str] = frozenset()
     last_snapshot_sha256: str | None = None
 
 
 def stream_state(landing: Path, source_instance: str, stream: str) -> StreamState:
-    cursor: str | None = None
-    keys: set[str] = set()
+    marks: dict[str, MarkInfo] = {}
+    seen_files: set[str] = set()
     snapshot_sha: str | None = None
     for _, manifest in committed_manifests(landing, source_instance, stream):
         if manifest.mode == "snapshot":
             snapshot_sha = manifest.content_sha256
-        if manifest.cursor_end is None:
-            continue
-        if cursor is None or parse_cursor(manifest.cursor_end) > parse_cursor(cursor):
-            cursor, keys = manifest.cursor_end, set(manifest.keys_at_cursor_end)
-        elif parse_cursor(manifest.cursor_end) == parse_cursor(cursor):
-            keys |= set(manifest.keys_at_cursor_end)
-    return StreamState(cursor=cursor, keys_at_cursor=frozenset(keys), last_snapshot_sha256=snapshot_sha)
+        seen_files.update(f.sha256 for f in manifest.source_files)
+        for partition, mark in manifest.cursor_marks.items():
+            known = marks.get(partition)
+            if known is None:
+                marks[partition] = mark
+                continue
+            new, old = (
+                cursor_order(mark.end, manifest.cursor_type),
+                cursor_order(known.end, manifest.cursor_type),
+            )
+            if new > old:
+                marks[partition] = mark
+            elif new == old:
+                marks[partition] = MarkInfo(end=known.end, keys=sorted({*known.keys, *mark.keys}))
+    return StreamState(marks=marks, seen_files=frozenset(seen_files), last_snapshot_sha256=snapshot_sha)

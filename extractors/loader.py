@@ -19,6 +19,7 @@ import duckdb
 from extractors.config import PipelineConfig
 from extractors.landing import Manifest, committed_manifests
 from extractors.locking import writer_slot
+from extractors.streams import INVALID_REASON_FIELD
 from extractors.warehouse import ensure_raw_table, ensure_schemas, release_in_process_dbt
 
 log = logging.getLogger(__name__)
@@ -81,10 +82,15 @@ def _classify_sql(manifest: Manifest) -> tuple[str, list[str]]:
     if manifest.cursor_field:
         cursor_expr = "json_extract_string(doc, ?)"
         params.append(_json_path(manifest.cursor_field))
+        sql_type, noun = (
+            ("timestamptz", "a timestamp")
+            if manifest.cursor_type == "timestamp"
+            else ("bigint", "an integer")
+        )
         cursor_checks = (
             "when cursor_value is null then 'missing cursor field ' || ? "
-            "when try_cast(cursor_value as timestamptz) is null "
-            "then 'cursor field ' || ? || ' is not a timestamp: ' || left(cursor_value, 80)"
+            f"when try_cast(cursor_value as {sql_type}) is null "
+            f"then 'cursor field ' || ? || ' is not {noun}: ' || left(cursor_value, 80)"
         )
     key_names = ", ".join(manifest.primary_key)
     sql = f"""
@@ -102,6 +108,8 @@ def _classify_sql(manifest: Manifest) -> tuple[str, list[str]]:
                case
                    when not is_json then 'unparseable JSON'
                    when doc is null then 'not a JSON object'
+                   when json_extract_string(doc, '$.{INVALID_REASON_FIELD}') is not null
+                       then json_extract_string(doc, '$.{INVALID_REASON_FIELD}')
                    when record_key is null then 'missing primary key ({key_names})'
                    {cursor_checks}
                end as reason

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from extractors.config import PretixSource
 from extractors.http import ApiClient, SourceError
 from extractors.privacy import FieldRule
-from extractors.streams import Page, Stream, Window
+from extractors.streams import FetchContext, Page, Stream
 
 SYSTEM = "pretix"
 VERSION = "pretix-1"
@@ -54,20 +54,20 @@ def _org(source: PretixSource) -> str:
     return f"organizers/{quote(source.organizer, safe='')}"
 
 
-def fetch_events(client: ApiClient, source: PretixSource, window: Window) -> Iterator[Page]:
+def fetch_events(client: ApiClient, source: PretixSource, context: FetchContext) -> Iterator[Page]:
     yield from client.paginate(f"{_org(source)}/events/", {"page_size": source.http.page_size})
 
 
-def fetch_orders(client: ApiClient, source: PretixSource, window: Window) -> Iterator[Page]:
+def fetch_orders(client: ApiClient, source: PretixSource, context: FetchContext) -> Iterator[Page]:
     params: dict[str, object] = {"ordering": "last_modified", "page_size": source.http.page_size}
-    if window.start:
-        params["modified_since"] = window.start
+    if since := context.start():
+        params["modified_since"] = since
     yield from client.paginate(f"{_org(source)}/orders/", params)
 
 
-def fetch_checkins(client: ApiClient, source: PretixSource, window: Window) -> Iterator[Page]:
+def fetch_checkins(client: ApiClient, source: PretixSource, context: FetchContext) -> Iterator[Page]:
     """Every position with a check-in, per event and check-in list, tagged with both."""
-    for events in fetch_events(client, source, window):
+    for events in fetch_events(client, source, context):
         for event in events:
             slug = event.get("slug")
             if not slug:

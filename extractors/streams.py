@@ -4,20 +4,47 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from extractors.http import ApiClient
 from extractors.privacy import FieldRule
 
 Page = list[dict[str, Any]]
+CursorType = Literal["timestamp", "integer"]
+
+# A record carrying this field is landed as it is and quarantined by the loader with its value as
+# the reason: extractors that validate (e.g. a registry file's declared schema) never drop a row.
+INVALID_REASON_FIELD = "_quarantine_reason"
 
 
 @dataclass(frozen=True)
 class Window:
-    """The cursor range one extraction covers: [start, end). `end` None means up to now."""
+    """An explicit cursor range [start, end) for a backfill; both None for a normal run."""
 
     start: str | None = None
     end: str | None = None
+
+
+@dataclass(frozen=True)
+class CursorMark:
+    end: str
+    keys: frozenset[str] = frozenset()
+
+
+@dataclass
+class FetchContext:
+    """What a stream's fetch function may know about earlier runs, and report back."""
+
+    window: Window = field(default_factory=Window)
+    marks: dict[str, CursorMark] = field(default_factory=dict)  # partition -> committed cursor
+    seen_files: frozenset[str] = frozenset()  # sha256 of source files already landed
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (file, reason), filled by fetch
+
+    def start(self, partition: str = "") -> str | None:
+        """Where to read from: the backfill window's start, else the partition's committed cursor."""
+        if self.window.start is not None:
+            return self.window.start
+        mark = self.marks.get(partition)
+        return mark.end if mark else None
 
 
 @dataclass(frozen=True)
@@ -26,12 +53,23 @@ class Stream:
     primary_key: tuple[str, ...]
     # None makes a snapshot stream: every run reads it whole and lands it only when it changed.
     cursor_field: str | None
-    fetch: Callable[[ApiClient, Any, Window], Iterator[Page]]
-    privacy_rules: tuple[FieldRule, ...] = field(default=())
+    fetch: Callable[[Any, Any, FetchContext], Iterator[Page]]
+    privacy_rules: tuple[FieldRule, ...] = ()
+    cursor_type: CursorType = "timestamp"
+    # Cursors kept per value of this field (a form, a survey): ids and clocks differ between them.
+    partition_field: str | None = None
+    # File-based streams: each record names its source file's sha256 here; a file lands once.
+    source_file_field: str | None = None
 
     @property
     def mode(self) -> str:
-        return "incremental" if self.cursor_field else "snapshot"
+        return "incremental" if self.cursor_field or self.source_file_field else "snapshot"
+
+    def partition_of(self, record: dict[str, Any]) -> str:
+        if self.partition_field is None:
+            return ""
+        value = record.get(self.partition_field)
+        return "" if value is None else str(value)
 
 
 def record_key(record: dict[str, Any], primary_key: tuple[str, ...]) -> str | None:

@@ -1,16 +1,22 @@
-"""The partner systems the pipeline knows, by the `kind` used in the configuration."""
+"""The partner systems the pipeline knows, by the `kind` used in the configuration.
+
+Each is one module declaring SYSTEM, VERSION, STREAMS and make_client(source_name, source);
+imported on first use so a DAG parse or a run only loads the systems it configures.
+"""
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
-from extractors import pretix
-
-SYSTEMS: dict[str, ModuleType] = {pretix.SYSTEM: pretix}
+SYSTEMS: dict[str, str] = {
+    "pretix": "extractors.pretix",
+    "limesurvey": "extractors.limesurvey",
+}
 
 
 def system_for(kind: str) -> ModuleType:
     try:
-        return SYSTEMS[kind]
+        return importlib.import_module(SYSTEMS[kind])
     except KeyError:
         raise ValueError(f"unknown partner-system kind {kind!r} (known: {', '.join(SYSTEMS)})") from None

@@ -42,15 +42,19 @@ def dbt_environment(config: PipelineConfig) -> Iterator[dict[str, str]]:
 
 
 def dbt_args(config: PipelineConfig, command: Sequence[str]) -> list[str]:
+    """Target and logs beside the warehouse: runs on different warehouses never share a folder."""
     project = config.dbt_dir
+    work = config.warehouse_path.parent / "dbt"
     return [
         *command,
         "--project-dir",
         str(project),
         "--profiles-dir",
         str(project),
+        "--target-path",
+        str(work / "target"),
         "--log-path",
-        str(config.warehouse_path.parent / "logs" / "dbt"),
+        str(work / "logs"),
     ]
 
 

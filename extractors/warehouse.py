@@ -49,9 +49,18 @@ def raw_table(system: str, stream: str) -> str:
 
 
 def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
+    """The loader's schemas and tables, and a raw table for every stream of every known system.
+
+    Staging models of a system that is not configured then read an empty table instead of failing.
+    """
+    from extractors.systems import SYSTEMS, system_for
+
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
     con.execute(DDL)
+    for kind in SYSTEMS:
+        for stream in system_for(kind).STREAMS:
+            ensure_raw_table(con, kind, stream)
 
 
 def ensure_raw_table(con: duckdb.DuckDBPyConnection, system: str, stream: str) -> str:

@@ -19,6 +19,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from extractors.warehouse import ensure_schemas
+
 REPO = Path(__file__).resolve().parent.parent
 PROJECT_DIR = REPO / "dbt_project"
 SOURCE = "pretix_demo"
@@ -168,18 +170,13 @@ CHECKINS = {
 
 def _write_raw(path: Path) -> None:
     con = duckdb.connect(str(path))
-    con.execute("create schema raw")
+    ensure_schemas(con)  # every known system's raw tables, as the loader makes them
     streams = {
         "events": (EVENTS, lambda r: r["slug"], None),
         "orders": (ORDERS, lambda r: r["code"], lambda r: r["last_modified"]),
         "checkins": (CHECKINS, lambda r: f"{r['_checkin_list']}:{r['id']}", None),
     }
     for stream, (batches, key, cursor) in streams.items():
-        con.execute(
-            f"""create table raw.pretix__{stream} (
-                source_instance varchar, batch_id varchar, line_number bigint,
-                record_key varchar, cursor_value varchar, record json, loaded_at timestamptz)"""
-        )
         rows = [
             (SOURCE, batch_id, line, key(rec), cursor(rec) if cursor else None,
              json.dumps(rec, ensure_ascii=False))

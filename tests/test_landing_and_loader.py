@@ -14,6 +14,7 @@ from extractors.landing import (
     MANIFEST_NAME,
     BatchWriter,
     Manifest,
+    MarkInfo,
     PartInfo,
     committed_manifests,
     stream_state,
@@ -40,7 +41,10 @@ def test_a_batch_is_invisible_until_committed_and_gone_when_aborted(tmp_path: Pa
     writer = _writer(tmp_path)
     writer.write([{"code": "A", "last_modified": "2024-01-01T00:00:00+00:00"}])
     assert list(committed_manifests(tmp_path)) == []
-    writer.commit(cursor_end="2024-01-01T00:00:00+00:00", keys_at_cursor_end=["A"])
+    writer.commit(
+        cursor_end="2024-01-01T00:00:00+00:00",
+        cursor_marks={"": MarkInfo(end="2024-01-01T00:00:00+00:00", keys=["A"])},
+    )
     assert len(list(committed_manifests(tmp_path))) == 1
     aborted = _writer(tmp_path)
     aborted.write([{"code": "B"}])
@@ -57,10 +61,23 @@ def test_the_cursor_is_the_highest_committed_end_compared_as_instants(tmp_path: 
     ]:
         writer = _writer(tmp_path)
         writer.write([{"code": key, "last_modified": end}])
-        writer.commit(cursor_end=end, keys_at_cursor_end=[key])
+        writer.commit(cursor_end=end, cursor_marks={"": MarkInfo(end=end, keys=[key])})
     state = stream_state(tmp_path, "pretix_test", "orders")
-    assert state.cursor == "2024-01-01T09:30:00Z"  # 10:00+01:00 is 09:00Z
-    assert state.keys_at_cursor == {"B"}
+    assert state.marks[""].end == "2024-01-01T09:30:00Z"  # 10:00+01:00 is 09:00Z
+    assert state.marks[""].keys == ["B"]
+
+
+def test_integer_cursors_are_kept_per_partition(tmp_path: Path) -> None:
+    for survey, last_id in [("111", "9"), ("111", "10"), ("222", "3")]:
+        writer = _writer(
+            tmp_path, "responses", cursor_field="id", cursor_type="integer", partition_field="sid"
+        )
+        writer.write([{"code": f"{survey}:{last_id}", "id": last_id, "sid": survey}])
+        writer.commit(
+            cursor_end=last_id, cursor_marks={survey: MarkInfo(end=last_id, keys=[f"{survey}:{last_id}"])}
+        )
+    marks = stream_state(tmp_path, "pretix_test", "responses").marks
+    assert {p: m.end for p, m in marks.items()} == {"111": "10", "222": "3"}  # 10 > 9 as numbers
 
 
 def _landed(tmp_path: Path, lines: list[bytes]) -> Path:
@@ -99,6 +116,9 @@ LINES = [
     b'{"code":"D"}\n',  # no cursor
     b'{"code": "E", "last_modified": \n',  # truncated JSON
     b'["an", "array"]\n',  # not an object
+    # flagged by the extractor's own validation (e.g. a registry row against its declared schema)
+    b'{"code":"G","last_modified":"2024-01-03T00:00:00Z",'
+    b'"_quarantine_reason":"row 7: date_joined is not a date"}\n',
     # right-to-left text and an emoji, escaped as json.dumps writes them
     b'{"code":"F","last_modified":"2024-01-03T00:00:00Z",'
     b'"note":"\\u0645\\u0631\\u062d\\u0628\\u0627 \\ud83d\\ude00"}\n',
@@ -108,14 +128,14 @@ LINES = [
 def test_bad_lines_go_to_quarantine_with_reasons_and_the_rest_load(tmp_path: Path) -> None:
     config = load_config(_landed(tmp_path, LINES))
     [result] = load_pending(config)
-    assert (result.loaded, result.quarantined) == (2, 6)
+    assert (result.loaded, result.quarantined) == (2, 7)
     with duckdb.connect(str(config.warehouse_path), read_only=True) as con:
         keys = con.execute("select record_key from raw.pretix__orders order by line_number").fetchall()
         reasons = dict(con.execute("select line_number, reason from quarantine.records").fetchall())
         audit = con.execute(
             "select manifest_rows, loaded_rows, quarantined_rows from audit.batches"
         ).fetchall()
-    assert keys == [("A",), ("F",)]
+    assert keys == [("A",), ("F",)]  # F: right-to-left text and emoji load as they are
     assert reasons == {
         2: "missing primary key (code)",
         3: "missing primary key (code)",
@@ -123,8 +143,9 @@ def test_bad_lines_go_to_quarantine_with_reasons_and_the_rest_load(tmp_path: Pat
         5: "missing cursor field last_modified",
         6: "unparseable JSON",
         7: "not a JSON object",
+        8: "row 7: date_joined is not a date",
     }
-    assert audit == [(8, 2, 6)]
+    assert audit == [(9, 2, 7)]
 
 
 def test_loading_twice_is_a_no_op(tmp_path: Path) -> None:
