@@ -11,7 +11,12 @@ from simulator import pretix_api, pretix_data
 from simulator.http_app import HttpError, Request, Router, make_server
 from simulator.pretix_api import DEMO_PRETIX_TOKEN
 
-__all__ = ["DEMO_PRETIX_TOKEN", "SimulatorHandle", "build_app", "main", "start_simulator"]
+__all__ = ["DEMO_CREDENTIALS", "DEMO_PRETIX_TOKEN", "SimulatorHandle", "build_app", "main", "start_simulator"]
+
+# What the demo puts in the configured credential variables when they are unset, per system kind.
+DEMO_CREDENTIALS: dict[str, dict[str, str]] = {
+    "pretix": {"token": DEMO_PRETIX_TOKEN},
+}
 
 
 def build_app(
