@@ -163,6 +163,11 @@ def demo(config: ConfigOption = None, verbose: bool = False) -> None:
         if handle is None and local and not _listening(url.hostname, url.port or 80):
             console.print(f"starting the partner-system simulator on {url.hostname}:{url.port}")
             handle = start_simulator(host=url.hostname, port=url.port or 80)
+        if source.kind == "registry" and not any(p.is_file() for p in Path(source.inbox).glob("*")):
+            from simulator.registry_files import write_inbox
+
+            console.print(f"writing the demo registry files into {source.inbox}")
+            write_inbox(Path(source.inbox))
     try:
         started = time.monotonic()
         _run(cfg, None)

@@ -65,35 +65,31 @@ class _CursorTracker:
         return max(self.marks.values(), key=lambda mark: mark[0])[1]
 
 
-def _keeper(stream: Stream, context: FetchContext, backfill: bool) -> Callable[[dict[str, Any]], bool]:
-    """Drop what the source returned outside the range this run covers."""
-    order = (lambda v: cursor_order(v, stream.cursor_type)) if stream.cursor_field else None
-    window_end = order(context.window.end) if order and context.window.end else None
-    tracker = _CursorTracker(stream) if stream.cursor_field else None
+class _RangeFilter:
+    """Keeps what the source returned inside the range this run covers, and tracks its cursors."""
 
-    def keep(record: dict[str, Any]) -> bool:
-        if tracker is None:
-            return True
-        at = tracker.order_of(record)
-        if at is None:
-            return True
-        if window_end is not None and at >= window_end:
-            return False
-        partition = stream.partition_of(record)
-        start = context.start(partition)
-        if start is not None and at < order(start):
-            return False
-        mark = context.marks.get(partition)
-        # Same value as the committed cursor and landed then: unchanged, skip it.
-        return (
-            backfill
-            or mark is None
-            or at != order(mark.end)
-            or (record_key(record, stream.primary_key) not in mark.keys)
-        )
+    def __init__(self, stream: Stream, context: FetchContext, backfill: bool) -> None:
+        self.stream, self.context, self.backfill = stream, context, backfill
+        self.tracker = _CursorTracker(stream) if stream.cursor_field else None
+        self._window_end = self._order(context.window.end) if self.tracker and context.window.end else None
 
-    keep.tracker = tracker  # type: ignore[attr-defined]
-    return keep
+    def _order(self, value: str) -> Any:
+        return cursor_order(value, self.stream.cursor_type)
+
+    def keep(self, record: dict[str, Any]) -> bool:
+        if self.tracker is None or (at := self.tracker.order_of(record)) is None:
+            return True
+        if self._window_end is not None and at >= self._window_end:
+            return False
+        partition = self.stream.partition_of(record)
+        start = self.context.start(partition)
+        if start is not None and at < self._order(start):
+            return False
+        mark = self.context.marks.get(partition)
+        if self.backfill or mark is None or at != self._order(mark.end):
+            return True
+        # Same value as the committed cursor (the source's filter is inclusive): new only if unseen.
+        return record_key(record, self.stream.primary_key) not in mark.keys
 
 
 def extract_stream(
@@ -118,8 +114,8 @@ def extract_stream(
         marks={p: CursorMark(m.end, frozenset(m.keys)) for p, m in state.marks.items()},
         seen_files=state.seen_files,
     )
-    keep = _keeper(stream, context, backfill)
-    tracker: _CursorTracker | None = keep.tracker  # type: ignore[attr-defined]
+    in_range = _RangeFilter(stream, context, backfill)
+    tracker = in_range.tracker
     source_files: dict[str, SourceFileInfo] = {}
 
     writer = BatchWriter(
@@ -137,7 +133,7 @@ def extract_stream(
     client = system.make_client(source_name, source)
     try:
         for page in stream.fetch(client, source, context):
-            kept = [record for record in page if keep(record)]
+            kept = [record for record in page if in_range.keep(record)]
             for record in kept:
                 if tracker is not None and (at := tracker.order_of(record)) is not None:
                     tracker.observe(record, at)

@@ -11,6 +11,7 @@ from types import ModuleType
 
 SYSTEMS: dict[str, str] = {
     "pretix": "extractors.pretix",
+    "registry": "extractors.registry",
     "limesurvey": "extractors.limesurvey",
 }
 

@@ -7,7 +7,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from simulator import pretix_api, pretix_data
+from simulator import limesurvey_api, limesurvey_data, pretix_api, pretix_data
 from simulator.http_app import HttpError, Request, Router, make_server
 from simulator.pretix_api import DEMO_PRETIX_TOKEN
 
@@ -16,6 +16,10 @@ __all__ = ["DEMO_CREDENTIALS", "DEMO_PRETIX_TOKEN", "SimulatorHandle", "build_ap
 # What the demo puts in the configured credential variables when they are unset, per system kind.
 DEMO_CREDENTIALS: dict[str, dict[str, str]] = {
     "pretix": {"token": DEMO_PRETIX_TOKEN},
+    "limesurvey": {
+        "username": limesurvey_api.DEMO_LIMESURVEY_USER,
+        "password": limesurvey_api.DEMO_LIMESURVEY_PASSWORD,
+    },
 }
 
 
@@ -24,14 +28,21 @@ def build_app(
 ) -> Router:
     """One router for every simulated system plus ``GET /_sim/health``."""
     router = Router()
-    store = pretix_api.PretixStore(pretix_data.generate(seed=seed, bad_records=bad_records))
+    dataset = pretix_data.generate(seed=seed, bad_records=bad_records)
+    store = pretix_api.PretixStore(dataset)
     router.include(pretix_api.build_router(store, token))
+    limesurvey_store = limesurvey_api.LimeSurveyStore(
+        limesurvey_data.generate(dataset),
+        limesurvey_api.DEMO_LIMESURVEY_USER,
+        limesurvey_api.DEMO_LIMESURVEY_PASSWORD,
+    )
+    router.include(limesurvey_api.build_router(limesurvey_store))
 
     @router.route("GET", "/_sim/health")
     def health(request: Request) -> Any:
         if not request.is_loopback:
             raise HttpError(403, "The control API only answers loopback clients.")
-        return {"status": "ok", "systems": ["pretix"], "seed": seed}
+        return {"status": "ok", "systems": ["pretix", "limesurvey"], "seed": seed}
 
     return router
 
@@ -96,6 +107,11 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"engage-simulator: pretix at http://{host}:{port}{pretix_api.API_PREFIX}/ "
         f"(organiser {pretix_data.ORGANIZER}, token {DEMO_PRETIX_TOKEN})",
+        flush=True,
+    )
+    print(
+        f"engage-simulator: limesurvey at http://{host}:{port}{limesurvey_api.ENDPOINT} "
+        f"(user {limesurvey_api.DEMO_LIMESURVEY_USER}, password {limesurvey_api.DEMO_LIMESURVEY_PASSWORD})",
         flush=True,
     )
     try:

@@ -28,6 +28,20 @@ def scripted_server(answer: Callable[[str, int], Reply]) -> Iterator[tuple[str, 
             self.end_headers()
             self.wfile.write(data)
 
+        def do_POST(self) -> None:
+            # POST (JSON-RPC): `answer(path, n, body)` also receives the request body (bytes).
+            length = int(self.headers.get("Content-Length") or 0)
+            posted = self.rfile.read(length) if length else b""
+            seen.append(self.path)
+            status, headers, body = answer(self.path, len(seen), posted)  # type: ignore[call-arg]
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            self.send_response(status)
+            for name, value in {"Content-Type": "application/json", **headers}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
         def log_message(self, *args: object) -> None:
             pass
 

@@ -70,19 +70,26 @@ def test_a_new_source_in_the_config_adds_its_dag(airflow_env: Path, tmp_path: Pa
     assert set(dags) == {"engage_extract_pretix_test", "engage_extract_pretix_partner_two"}
 
 
+def _without_retries(dag):
+    """dag.test() honours retry delays (minutes, growing): in a test, a failure should show at once."""
+    for task in dag.tasks:
+        task.retries = 0
+    return dag
+
+
 def test_extract_then_warehouse_dag_runs_publish_the_marts(dagbag, airflow_env: Path) -> None:
     from airflow.utils.state import DagRunState, TaskInstanceState
 
     from extractors.config import load_config
 
     config = load_config(airflow_env)
-    extract_run = dagbag.get_dag("engage_extract_pretix_test").test()
+    extract_run = _without_retries(dagbag.get_dag("engage_extract_pretix_test")).test()
     assert extract_run.state == DagRunState.SUCCESS
     states = {ti.task_id: ti.state for ti in extract_run.get_task_instances()}
     assert set(states.values()) == {TaskInstanceState.SUCCESS} and len(states) == 3
     assert len(list(config.landing_dir.glob("pretix_test/*/batch=*/_MANIFEST.json"))) == 3
 
-    warehouse_run = dagbag.get_dag("engage_warehouse").test()
+    warehouse_run = _without_retries(dagbag.get_dag("engage_warehouse")).test()
     states = {ti.task_id: ti.state for ti in warehouse_run.get_task_instances()}
     assert warehouse_run.state == DagRunState.SUCCESS, states
     assert set(states.values()) == {TaskInstanceState.SUCCESS}

@@ -1,0 +1,56 @@
+-- One row per current LimeSurvey response and question code: the response's questions unpivoted
+-- (answer codes as text, null when unanswered). LimeSurvey's own fields and the pseudonymised
+-- respondent identifiers (kept on stg_limesurvey__responses) are not questions and are left out.
+with
+
+source as (
+
+    select * from {{ source('limesurvey', 'responses') }}
+
+),
+
+current_versions as (
+
+    select *
+    from source
+    qualify
+        row_number() over (
+            partition by source_instance, record_key
+            order by batch_id desc, line_number desc
+        ) = 1
+
+),
+
+question_codes as (
+
+    select
+        current_versions.source_instance,
+        current_versions.record_key,
+        current_versions.record,
+        field_names.question_code
+    from current_versions,
+        unnest(json_keys(current_versions.record)) as field_names (question_code)
+
+),
+
+answers as (
+
+    select
+        source_instance || ':' || record_key || ':' || question_code as answer_key,
+        source_instance || ':' || record_key as response_key,
+        source_instance,
+        cast(record ->> '_survey_id' as integer) as survey_id,
+        cast(record ->> 'id' as integer) as response_id,
+        question_code,
+        nullif(trim(json_extract_string(record, '$."' || question_code || '"')), '') as answer_text
+    from question_codes
+    where
+        question_code not in (
+            '_survey_id', 'id', 'submitdate', 'lastpage', 'startlanguage', 'seed',
+            'startdate', 'datestamp', 'token', 'ipaddr', 'refurl'
+        )
+        and not ends_with(question_code, '_pseudonym')
+
+)
+
+select * from answers

@@ -1,0 +1,54 @@
+-- One row per LimeSurvey survey in the current snapshot: surveys is a snapshot stream, so only
+-- the rows of the latest batch per source_instance count.
+with
+
+source as (
+
+    select * from {{ source('limesurvey', 'surveys') }}
+
+),
+
+latest_batches as (
+
+    select
+        source_instance,
+        max(batch_id) as batch_id
+    from source
+    group by source_instance
+
+),
+
+current_snapshot as (
+
+    select source.*
+    from source
+    inner join latest_batches
+        on
+            source.source_instance = latest_batches.source_instance
+            and source.batch_id = latest_batches.batch_id
+    qualify
+        row_number() over (
+            partition by source.source_instance, source.record_key
+            order by source.line_number desc
+        ) = 1
+
+),
+
+renamed as (
+
+    select
+        source_instance || ':' || (record ->> 'sid') as survey_key,
+        source_instance,
+        cast(record ->> 'sid' as integer) as survey_id,
+        record ->> 'surveyls_title' as survey_title,
+        -- server-local wall-clock time, as LimeSurvey stores it (no zone)
+        cast(nullif(record ->> 'startdate', '') as timestamp) as starts_at_local,
+        cast(nullif(record ->> 'expires', '') as timestamp) as expires_at_local,
+        coalesce(upper(record ->> 'active') = 'Y', false) as is_active,
+        batch_id,
+        loaded_at
+    from current_snapshot
+
+)
+
+select * from renamed

@@ -1,0 +1,43 @@
+-- One row per stakeholder organisation: the latest landed row per (source_instance,
+-- stakeholder id).
+with
+
+source as (
+
+    select * from {{ source('registry', 'stakeholders') }}
+
+),
+
+current_version as (
+
+    select *
+    from source
+    qualify
+        row_number() over (
+            partition by source_instance, record_key
+            order by batch_id desc, line_number desc
+        ) = 1
+
+),
+
+renamed as (
+
+    select
+        source_instance || ':' || (record ->> 'stakeholder_id') as stakeholder_id,
+        source_instance,
+        record ->> 'stakeholder_id' as stakeholder_code,
+        record ->> 'organisation_name' as organisation_name,
+        record ->> 'country' as country_raw,
+        record ->> 'stakeholder_type' as stakeholder_type,
+        cast(record ->> 'joined_date' as date) as joined_date,
+        record ->> 'contact_name_pseudonym' as contact_name_pseudonym,
+        record ->> 'contact_email_pseudonym' as contact_email_pseudonym,
+        record ->> '_file' as source_file_name,
+        cast(record ->> '_row' as integer) as source_file_row,
+        batch_id,
+        loaded_at
+    from current_version
+
+)
+
+select * from renamed

@@ -1,0 +1,244 @@
+"""LimeSurvey (RemoteControl 2, JSON-RPC): the survey list and the responses of each survey.
+
+Every call is a POST of ``{"method", "params", "id"}`` to the one endpoint; LimeSurvey refuses a
+call with HTTP 200 and a result ``{"status": "..."}``, which the helper turns into a SourceError
+naming the source and the method, except "No Response found" / "No surveys found" (an empty
+answer). One session key per client (one per extracted stream), obtained on the first call and
+released by ``close()``, which the extraction calls in a ``finally`` even when a call failed.
+
+Responses are incremental by response id, per survey (``_survey_id`` is added to each record).
+A run first exports only the ids from the committed cursor on (``fields=["id"]``, cheap), then
+exports the full responses in id windows of ``http.page_size`` ids, so pages stay bounded and gaps
+left by deleted responses cost nothing. Both export shapes are read: ``[{"12": {...}}]`` (each
+response under its id, older versions) and ``[{"id": 12, ...}]``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from extractors.config import LimeSurveySource
+from extractors.http import ApiClient, SourceError
+from extractors.privacy import FieldRule
+from extractors.streams import FetchContext, Page, Stream
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "limesurvey"
+VERSION = "limesurvey-1"
+
+# Statuses that mean "nothing here", not a failure.
+EMPTY_STATUSES = frozenset({"No Response found", "No surveys found"})
+
+# Question codes that hold a respondent's email or name in the partners' surveys (LimeSurvey
+# headings are the question codes the survey author chose). A survey asking for an email or a name
+# under another code must have that code added here before it is read: the extractor cannot tell
+# personal answers from others. Emails and full names become `<code>_pseudonym` (the same keyed
+# pseudonym pretix gets for the same email); name parts, IP addresses and referrer URLs are dropped.
+PSEUDONYMISED_CODES = ("EMAIL", "CORREO", "EMAILADDRESS", "NAME", "NOMBRE", "FULLNAME")
+DROPPED_CODES = ("FIRSTNAME", "LASTNAME", "NOMBRES", "APELLIDOS", "ipaddr", "refurl")
+RESPONSE_RULES = (
+    *(FieldRule(code, "pseudonymise") for code in PSEUDONYMISED_CODES),
+    *(FieldRule(code, "drop") for code in DROPPED_CODES),
+)
+
+
+class LimeSurveyClient(ApiClient):
+    """ApiClient plus JSON-RPC calls and the session key's lifetime."""
+
+    def __init__(self, source_name: str, endpoint: str, username: str, password: str, **kwargs: Any):
+        super().__init__(source_name, endpoint, secrets=(password,), **kwargs)
+        self.endpoint = endpoint
+        self._username = username
+        self._password = password
+        self._session_key: str | None = None
+        self._call_id = 0
+
+    def call(self, method: str, *params: Any) -> Any:
+        """One JSON-RPC call; None for an empty answer, SourceError for any refusal."""
+        self._call_id += 1
+        answer = self.post_json(
+            self.endpoint, {"method": method, "params": list(params), "id": self._call_id}
+        )
+        if not isinstance(answer, dict) or "result" not in answer:
+            raise SourceError(f"{self.source_name}: {method}: not a JSON-RPC answer")
+        if answer.get("error"):
+            raise SourceError(self._redact(f"{self.source_name}: {method} failed: {answer['error']}"))
+        result = answer["result"]
+        if isinstance(result, dict) and "status" in result:
+            status = str(result["status"])
+            if status in EMPTY_STATUSES:
+                return None
+            raise SourceError(self._redact(f"{self.source_name}: {method} refused: {status}"))
+        return result
+
+    def session_key(self) -> str:
+        if self._session_key is None:
+            try:
+                key = self.call("get_session_key", self._username, self._password)
+            except SourceError as exc:
+                raise SourceError(
+                    f"{exc}: check the credentials in the configured environment variables"
+                ) from None
+            if not isinstance(key, str) or not key:
+                raise SourceError(f"{self.source_name}: get_session_key returned no key")
+            self._session_key = key
+            self._secrets = (*self._secrets, key)
+        return self._session_key
+
+    def release(self) -> None:
+        """Release the session key if one was obtained; a failure here is logged, not raised."""
+        key, self._session_key = self._session_key, None
+        if key is None:
+            return
+        try:
+            self.call("release_session_key", key)
+        except SourceError as exc:
+            log.warning("%s: could not release the session key: %s", self.source_name, exc)
+
+    def close(self) -> None:
+        try:
+            self.release()
+        finally:
+            super().close()
+
+
+def make_client(source_name: str, source: LimeSurveySource) -> LimeSurveyClient:
+    credentials = source.credentials
+    username = os.environ.get(credentials.username_env, "")
+    password = os.environ.get(credentials.password_env, "")
+    missing = [
+        name
+        for name, value in ((credentials.username_env, username), (credentials.password_env, password))
+        if not value
+    ]
+    if missing:
+        raise SourceError(
+            f"{source_name}: no LimeSurvey login: set the environment variable(s) {', '.join(missing)}"
+        )
+    return LimeSurveyClient(
+        source_name,
+        str(source.base_url),
+        username,
+        password,
+        timeout=source.http.timeout_seconds,
+        max_retries=source.http.max_retries,
+        backoff_factor=source.http.backoff_factor,
+    )
+
+
+def _list_surveys(client: LimeSurveyClient, source: LimeSurveySource) -> list[dict[str, Any]]:
+    surveys = client.call("list_surveys", client.session_key()) or []
+    if not isinstance(surveys, list):
+        raise SourceError(f"{client.source_name}: list_surveys did not return a list")
+    if source.survey_ids:
+        wanted = set(source.survey_ids)
+        surveys = [s for s in surveys if _int(s.get("sid")) in wanted]
+    return surveys
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def decode_export(client: LimeSurveyClient, method_result: Any, sid: int) -> list[dict[str, Any]]:
+    """The responses of a base64 JSON export, each a flat dict with an integer `id`."""
+    if method_result is None:
+        return []
+    try:
+        document = json.loads(base64.b64decode(method_result, validate=True))
+    except (binascii.Error, ValueError, TypeError):
+        raise SourceError(
+            f"{client.source_name}: export_responses of survey {sid} is not base64 JSON"
+        ) from None
+    rows = document.get("responses") if isinstance(document, dict) else None
+    if not isinstance(rows, list):
+        raise SourceError(f"{client.source_name}: export_responses of survey {sid} has no responses list")
+    responses = []
+    for row in rows:
+        if not isinstance(row, dict):
+            raise SourceError(f"{client.source_name}: survey {sid}: a response is not an object")
+        if len(row) == 1 and isinstance(value := next(iter(row.values())), dict):
+            key = next(iter(row))  # keyed shape: {"12": {...}}
+            response = dict(value)
+            response.setdefault("id", key)
+        else:
+            response = dict(row)
+        if (number := _int(response.get("id"))) is not None:
+            response["id"] = number  # the loader quarantines a response without a usable id
+        responses.append(response)
+    return responses
+
+
+def _export(
+    client: LimeSurveyClient, sid: int, first: int | None, last: int | None, fields: list[str] | None
+) -> list[dict[str, Any]]:
+    result = client.call(
+        "export_responses",
+        client.session_key(),
+        sid,
+        "json",
+        None,
+        "all",
+        "code",
+        "short",
+        first,
+        last,
+        fields,
+    )
+    return decode_export(client, result, sid)
+
+
+def fetch_surveys(
+    client: LimeSurveyClient, source: LimeSurveySource, context: FetchContext
+) -> Iterator[Page]:
+    surveys = _list_surveys(client, source)
+    if surveys:
+        yield surveys
+
+
+def fetch_responses(
+    client: LimeSurveyClient, source: LimeSurveySource, context: FetchContext
+) -> Iterator[Page]:
+    """Per survey to read: the ids from the cursor on, then the responses in windows of page_size ids."""
+    surveys = _list_surveys(client, source)
+    if not source.survey_ids:
+        surveys = [s for s in surveys if s.get("active") == "Y"]
+    window_end = _int(context.window.end)
+    for survey in surveys:
+        sid = _int(survey.get("sid"))
+        if sid is None:
+            raise SourceError(f"{client.source_name}: list_surveys returned a survey without a numeric sid")
+        start = _int(context.start(str(sid)))
+        last = window_end - 1 if window_end is not None else None
+        ids = sorted(
+            {r["id"] for r in _export(client, sid, start, last, ["id"]) if isinstance(r.get("id"), int)}
+        )
+        for offset in range(0, len(ids), source.http.page_size):
+            chunk = ids[offset : offset + source.http.page_size]
+            page = _export(client, sid, chunk[0], chunk[-1], None)
+            if page:
+                yield [{**response, "_survey_id": sid} for response in page]
+
+
+STREAMS = {
+    "surveys": Stream("surveys", ("sid",), None, fetch_surveys),
+    "responses": Stream(
+        "responses",
+        ("_survey_id", "id"),
+        "id",
+        fetch_responses,
+        RESPONSE_RULES,
+        cursor_type="integer",
+        partition_field="_survey_id",
+    ),
+}
