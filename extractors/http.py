@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Iterator, Mapping
@@ -27,6 +29,10 @@ _SECRET_PATTERNS = [
 
 class SourceError(Exception):
     """A partner system answered in a way the pipeline cannot use; the message names the source."""
+
+
+def _fingerprint(page: list[dict]) -> str:
+    return hashlib.sha256(json.dumps(page, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
@@ -117,7 +123,7 @@ class ApiClient:
         url: str | None = self.url(path)
         query: Mapping[str, Any] | None = params
         seen_urls: set[str] = set()
-        previous_page: list[dict] | None = None
+        previous_fingerprint: str | None = None
         while url:
             if url in seen_urls:
                 log.warning("%s: pagination loops back to %s; stopping", self.source_name, self._redact(url))
@@ -129,13 +135,15 @@ class ApiClient:
             page = payload["results"]
             if not page:
                 return
-            if page == previous_page:
+            # Fingerprint before yielding: consumers may change records in place (pseudonymisation).
+            fingerprint = _fingerprint(page)
+            if fingerprint == previous_fingerprint:
                 log.warning(
                     "%s: page at %s repeats the previous one; stopping", self.source_name, self._redact(url)
                 )
                 return
+            previous_fingerprint = fingerprint
             yield page
-            previous_page = page
             url, query = payload.get("next"), None  # `next` already carries the query
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ SYSTEMS: dict[str, str] = {
     "pretix": "extractors.pretix",
     "registry": "extractors.registry",
     "limesurvey": "extractors.limesurvey",
+    "kobotoolbox": "extractors.kobotoolbox",
 }
 
 

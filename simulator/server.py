@@ -7,7 +7,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from simulator import limesurvey_api, limesurvey_data, pretix_api, pretix_data
+from simulator import kobo_api, kobo_data, limesurvey_api, limesurvey_data, pretix_api, pretix_data
 from simulator.http_app import HttpError, Request, Router, make_server
 from simulator.pretix_api import DEMO_PRETIX_TOKEN
 
@@ -16,6 +16,7 @@ __all__ = ["DEMO_CREDENTIALS", "DEMO_PRETIX_TOKEN", "SimulatorHandle", "build_ap
 # What the demo puts in the configured credential variables when they are unset, per system kind.
 DEMO_CREDENTIALS: dict[str, dict[str, str]] = {
     "pretix": {"token": DEMO_PRETIX_TOKEN},
+    "kobotoolbox": {"token": kobo_api.DEMO_KOBO_TOKEN},
     "limesurvey": {
         "username": limesurvey_api.DEMO_LIMESURVEY_USER,
         "password": limesurvey_api.DEMO_LIMESURVEY_PASSWORD,
@@ -37,12 +38,13 @@ def build_app(
         limesurvey_api.DEMO_LIMESURVEY_PASSWORD,
     )
     router.include(limesurvey_api.build_router(limesurvey_store))
+    router.include(kobo_api.build_router(kobo_api.KoboStore(kobo_data.generate(dataset))))
 
     @router.route("GET", "/_sim/health")
     def health(request: Request) -> Any:
         if not request.is_loopback:
             raise HttpError(403, "The control API only answers loopback clients.")
-        return {"status": "ok", "systems": ["pretix", "limesurvey"], "seed": seed}
+        return {"status": "ok", "systems": ["pretix", "limesurvey", "kobotoolbox"], "seed": seed}
 
     return router
 
@@ -58,6 +60,7 @@ class SimulatorHandle:
         self.port: int = port
         self.base_url: str = f"http://{host}:{port}"
         self.pretix_url: str = f"{self.base_url}{pretix_api.API_PREFIX}/"
+        self.kobo_url: str = f"{self.base_url}{kobo_api.PREFIX}/"
         self.pretix_token: str = DEMO_PRETIX_TOKEN
 
     def stop(self) -> None:
@@ -112,6 +115,11 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"engage-simulator: limesurvey at http://{host}:{port}{limesurvey_api.ENDPOINT} "
         f"(user {limesurvey_api.DEMO_LIMESURVEY_USER}, password {limesurvey_api.DEMO_LIMESURVEY_PASSWORD})",
+        flush=True,
+    )
+    print(
+        f"engage-simulator: kobotoolbox at http://{host}:{port}{kobo_api.PREFIX}/ "
+        f"(token {kobo_api.DEMO_KOBO_TOKEN})",
         flush=True,
     )
     try:

@@ -1,0 +1,129 @@
+"""KoboToolbox (API v2): the survey forms (assets) and their submissions.
+
+`assets` is a snapshot of every survey the account can read (or the configured `asset_uids`), each
+as `GET /api/v2/assets/{uid}/` returns it: name, deployed versions, form content, submission count.
+
+`submissions` is incremental by `_submission_time`, kept per form (`partition_field`
+`_xform_id_string`, the asset uid): each deployed form is read with
+`query={"_submission_time": {"$gte": <the form's cursor>}}`, `sort={"_submission_time": 1}` and
+`limit` = `http.page_size`, following the `next` links (they carry limit, start and query).
+KoboToolbox compares `_submission_time` as text (MongoDB strings), so the bound is sent in its own
+format: UTC, seconds, no zone suffix. Submissions land as the endpoint returns them: group paths
+(`evaluation/satisfaction`), repeat groups (lists of objects) and every metadata key unchanged.
+
+Known limits of reading by `_submission_time`: an edited submission or a changed validation
+status keeps its `_submission_time` and is not re-read by a normal run (a backfill window re-reads
+it, and staging keeps the latest version); a submission deleted at the source stays.
+
+Personal data: KoboToolbox forms hold identifiers in ordinary questions. The question paths in
+`IDENTIFYING_QUESTIONS` are pseudonymised (emails and names: `respondent/email` becomes
+`respondent/email_pseudonym`, with the same keyed hash as pretix's attendee emails, so survey
+answers link to attendance) or dropped (phone numbers) before anything is landed. A deployer whose
+partners name these questions differently adds the paths here; forms should put respondent
+identifiers in these questions and nowhere else (free-text answers are landed as typed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC
+from urllib.parse import quote
+
+from extractors.config import KoboSource
+from extractors.http import ApiClient, SourceError
+from extractors.landing import parse_cursor
+from extractors.privacy import FieldRule
+from extractors.streams import FetchContext, Page, Stream
+
+SYSTEM = "kobotoolbox"
+VERSION = "kobotoolbox-1"
+
+# Question paths (groups joined by "/") that hold a respondent's identifiers, and what happens to
+# each: "pseudonymise" (keyed hash, `<path>_pseudonym`) or "drop".
+IDENTIFYING_QUESTIONS: tuple[tuple[str, str], ...] = (
+    ("respondent/email", "pseudonymise"),
+    ("respondent/name", "pseudonymise"),
+    ("respondent/phone", "drop"),
+)
+SUBMISSION_RULES = tuple(FieldRule(path, action) for path, action in IDENTIFYING_QUESTIONS)
+SUBMISSION_SORT = json.dumps({"_submission_time": 1}, separators=(",", ":"))
+
+
+def make_client(source_name: str, source: KoboSource) -> ApiClient:
+    token = os.environ.get(source.credentials.token_env, "")
+    if not token:
+        raise SourceError(
+            f"{source_name}: no API token: set the environment variable {source.credentials.token_env}"
+        )
+    return ApiClient(
+        source_name,
+        str(source.base_url),
+        headers={"Authorization": f"Token {token}", "Accept": "application/json"},
+        secrets=(token,),
+        timeout=source.http.timeout_seconds,
+        max_retries=source.http.max_retries,
+        backoff_factor=source.http.backoff_factor,
+    )
+
+
+def kobo_timestamp(value: str) -> str:
+    """A cursor or window bound as KoboToolbox writes `_submission_time` (UTC, no zone suffix)."""
+    return parse_cursor(value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def survey_assets(client: ApiClient, source: KoboSource) -> Iterator[dict]:
+    """The listing entry of every survey to read: all of them, or the configured `asset_uids`."""
+    wanted = set(source.asset_uids)
+    params = {"format": "json", "q": "asset_type:survey", "limit": source.http.page_size}
+    for page in client.paginate("api/v2/assets/", params):
+        for asset in page:
+            if asset.get("asset_type") == "survey" and (not wanted or asset.get("uid") in wanted):
+                yield asset
+
+
+def _asset_path(uid: str) -> str:
+    return f"api/v2/assets/{quote(uid, safe='')}/"
+
+
+def fetch_assets(client: ApiClient, source: KoboSource, context: FetchContext) -> Iterator[Page]:
+    """One page per asset: its detail (deployed versions and form content), sorted by uid."""
+    uids = sorted(asset["uid"] for asset in survey_assets(client, source))
+    for uid in uids:
+        yield [client.get_json(_asset_path(uid), {"format": "json"})]
+
+
+def fetch_submissions(client: ApiClient, source: KoboSource, context: FetchContext) -> Iterator[Page]:
+    """Each deployed survey's submissions since its own cursor, oldest first."""
+    for asset in survey_assets(client, source):
+        if not asset.get("has_deployment"):
+            continue  # a draft has no data endpoint
+        uid = asset["uid"]
+        params: dict[str, object] = {
+            "format": "json",
+            "limit": source.http.page_size,
+            "sort": SUBMISSION_SORT,
+        }
+        bounds = {}
+        if since := context.start(uid):
+            bounds["$gte"] = kobo_timestamp(since)
+        if context.window.end:  # a backfill window: the framework drops the rest anyway
+            bounds["$lt"] = kobo_timestamp(context.window.end)
+        if bounds:
+            params["query"] = json.dumps({"_submission_time": bounds}, separators=(",", ":"))
+        yield from client.paginate(f"{_asset_path(uid)}data/", params)
+
+
+STREAMS = {
+    "assets": Stream("assets", ("uid",), None, fetch_assets),
+    "submissions": Stream(
+        "submissions",
+        ("_xform_id_string", "_id"),
+        "_submission_time",
+        fetch_submissions,
+        SUBMISSION_RULES,
+        cursor_type="timestamp",
+        partition_field="_xform_id_string",
+    ),
+}
