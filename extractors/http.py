@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -157,3 +158,24 @@ class ApiClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def token_client(source_name: str, source: Any) -> ApiClient:
+    """An ApiClient for APIs taking `Authorization: Token <token>` (pretix, KoboToolbox).
+
+    `source` is a source configuration with `base_url`, `credentials.token_env` and `http`.
+    """
+    token = os.environ.get(source.credentials.token_env, "")
+    if not token:
+        raise SourceError(
+            f"{source_name}: no API token: set the environment variable {source.credentials.token_env}"
+        )
+    return ApiClient(
+        source_name,
+        str(source.base_url),
+        headers={"Authorization": f"Token {token}", "Accept": "application/json"},
+        secrets=(token,),
+        timeout=source.http.timeout_seconds,
+        max_retries=source.http.max_retries,
+        backoff_factor=source.http.backoff_factor,
+    )

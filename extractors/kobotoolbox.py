@@ -26,13 +26,12 @@ identifiers in these questions and nowhere else (free-text answers are landed as
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC
 from urllib.parse import quote
 
 from extractors.config import KoboSource
-from extractors.http import ApiClient, SourceError
+from extractors.http import ApiClient, token_client
 from extractors.landing import parse_cursor
 from extractors.privacy import FieldRule
 from extractors.streams import FetchContext, Page, Stream
@@ -52,20 +51,7 @@ SUBMISSION_SORT = json.dumps({"_submission_time": 1}, separators=(",", ":"))
 
 
 def make_client(source_name: str, source: KoboSource) -> ApiClient:
-    token = os.environ.get(source.credentials.token_env, "")
-    if not token:
-        raise SourceError(
-            f"{source_name}: no API token: set the environment variable {source.credentials.token_env}"
-        )
-    return ApiClient(
-        source_name,
-        str(source.base_url),
-        headers={"Authorization": f"Token {token}", "Accept": "application/json"},
-        secrets=(token,),
-        timeout=source.http.timeout_seconds,
-        max_retries=source.http.max_retries,
-        backoff_factor=source.http.backoff_factor,
-    )
+    return token_client(source_name, source)
 
 
 def kobo_timestamp(value: str) -> str:

@@ -6,12 +6,11 @@ order's `last_modified` in pretix, so attendance is read from the check-in lists
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from urllib.parse import quote
 
 from extractors.config import PretixSource
-from extractors.http import ApiClient, SourceError
+from extractors.http import ApiClient, token_client
 from extractors.privacy import FieldRule
 from extractors.streams import FetchContext, Page, Stream
 
@@ -34,20 +33,7 @@ ORDER_RULES = (
 
 
 def make_client(source_name: str, source: PretixSource) -> ApiClient:
-    token = os.environ.get(source.credentials.token_env, "")
-    if not token:
-        raise SourceError(
-            f"{source_name}: no API token: set the environment variable {source.credentials.token_env}"
-        )
-    return ApiClient(
-        source_name,
-        str(source.base_url),
-        headers={"Authorization": f"Token {token}", "Accept": "application/json"},
-        secrets=(token,),
-        timeout=source.http.timeout_seconds,
-        max_retries=source.http.max_retries,
-        backoff_factor=source.http.backoff_factor,
-    )
+    return token_client(source_name, source)
 
 
 def _org(source: PretixSource) -> str:
