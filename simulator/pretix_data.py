@@ -8,6 +8,11 @@ so two generations with the same seed are identical. What it yields (default see
   participants together), 13,100 .. 13,900 checked-in attendances;
 * 38 .. 42 second-phase events (2025-07 .. 2026-10), mostly with Indo-Pacific focus countries;
 * 2 events in test mode (their orders too) that every figure must exclude;
+* event meta ``experts`` (0-4 ``;``-separated expert codes, e.g. "E0042;E0107") and
+  ``organisers`` (1-2 stakeholder codes, LAC4's for LAC4-delivered events), drawn from the
+  registry demo files' codes (:mod:`simulator.registry_files`, its default seed) among those
+  who had joined by the event's start, on a random stream of their own so every other draw is
+  unchanged;
 * ``bad_records`` extra orders on first-phase events whose ``code`` (and their positions'
   ``order``) is missing, each with one checked-in position: a broken partner record consumers
   must quarantine. They are not part of the figures above.
@@ -17,11 +22,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from simulator import countries
+from simulator import countries, registry_files
 from simulator.pretix_model import Checkin, Order, Person, Position
 
 ORGANIZER = "ecccn"
@@ -619,12 +624,67 @@ def generate(seed: int = DEFAULT_SEED, bad_records: int = 1) -> PretixDataset:
     plans = phase1 + phase2 + tests
 
     events = [gen.render_event(plan) for plan in plans]
+    _add_staff(events, plans, random.Random(f"{seed}:staff"))
     lists = {plan.slug: _checkin_list(number) for number, plan in enumerate(plans, start=1)}
     orders: list[Order] = []
     for plan in sorted(plans, key=lambda p: p.start):  # returning people attend later events
         orders += gen.event_orders(plan, lists[plan.slug]["id"])
     orders += gen.bad_orders(phase1, lists, bad_records)
     return PretixDataset(ORGANIZER, seed, events, lists, orders)
+
+
+def _registry_roster() -> tuple[dict[str, date], list[tuple[str, str, date, str]]]:
+    """Expert codes with their joined dates, and stakeholders as (code, iso2, joined date, name), as the
+    registry demo files (default seed) hold them: rows the registry extractor quarantines are left out."""
+
+    def parse(value: object) -> date | None:
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        for layout in ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y"):
+            try:
+                return datetime.strptime(str(value), layout).date()
+            except ValueError:
+                continue
+        return None
+
+    rng = random.Random(registry_files.DEFAULT_SEED)
+    xlsx_rows, csv_rows = registry_files._experts(rng)
+    experts: dict[str, date] = {}
+    for row in [*xlsx_rows, *csv_rows]:
+        joined = parse(row[6])
+        if row[0] and joined and row[0] not in experts:
+            experts[str(row[0])] = joined
+    rows, organisations = registry_files._stakeholders(rng)
+    stakeholders = []
+    for row in rows:
+        code, joined = str(row[0]), parse(row[4])
+        number = int(code[1:]) if code[1:].isdigit() else 0
+        if joined and 1 <= number <= len(organisations):
+            name, iso2 = organisations[number - 1]
+            stakeholders.append((code, iso2, joined, name))
+    return experts, stakeholders
+
+
+def _add_staff(events: list[dict[str, Any]], plans: list[_Plan], rng: random.Random) -> None:
+    """Add the ``experts`` and ``organisers`` meta properties, drawn from ``rng`` only."""
+    experts, stakeholders = _registry_roster()
+    lac4 = [code for code, _, _, name in stakeholders if name.startswith("LAC4")]
+    for event, plan in zip(events, plans, strict=True):
+        day = plan.start.date()
+        pool = sorted(code for code, joined in experts.items() if joined <= day)
+        count = min(len(pool), rng.choices((0, 1, 2, 3, 4), weights=(15, 30, 30, 15, 10))[0])
+        deployed = sorted(rng.sample(pool, count))
+        joined_by = [s for s in stakeholders if s[2] <= day] or stakeholders
+        where = {plan.host, *plan.beneficiaries}
+        local = [code for code, iso2, _, _ in joined_by if iso2 in where]
+        organisers = lac4[:1] if event["meta_data"]["delivering_body"] == "LAC4" else []
+        for _ in range(rng.choices((1, 2), weights=(60, 40))[0] - len(organisers)):
+            options = [c for c in (local or [s[0] for s in joined_by]) if c not in organisers]
+            organisers.append(rng.choice(options or [s[0] for s in joined_by]))
+        event["meta_data"]["experts"] = ";".join(deployed)
+        event["meta_data"]["organisers"] = ";".join(dict.fromkeys(organisers))
 
 
 def phase1_figures(dataset: PretixDataset) -> dict[str, int]:

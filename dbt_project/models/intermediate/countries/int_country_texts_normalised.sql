@@ -3,7 +3,9 @@
 {{ config(materialized='table') }}
 
 -- One row per distinct free-text country spelling found in the pretix records (event host and
--- beneficiary countries, attendee country answers), with the country it names. Matching: the
+-- beneficiary countries, attendee country answers) and the registry files (experts' home
+-- countries, stakeholders' countries, mapped projects' countries, assistance requesters'
+-- countries), with the country it names. Matching: the
 -- normalised text against the alias seed first; failing that, country_converter's patterns when
 -- exactly one matches. Spellings that match nothing are kept with a null country_code.
 with
@@ -17,6 +19,30 @@ events as (
 order_positions as (
 
     select * from {{ ref('stg_pretix__order_positions') }}
+
+),
+
+experts as (
+
+    select * from {{ ref('stg_registry__experts') }}
+
+),
+
+stakeholders as (
+
+    select * from {{ ref('stg_registry__stakeholders') }}
+
+),
+
+mapped_projects as (
+
+    select * from {{ ref('stg_registry__mapped_projects') }}
+
+),
+
+assistance_requests as (
+
+    select * from {{ ref('stg_registry__assistance_requests') }}
 
 ),
 
@@ -56,6 +82,30 @@ country_texts as (
     select country_raw
     from order_positions
     where country_raw is not null
+
+    union
+
+    select home_country_raw as country_raw
+    from experts
+    where home_country_raw is not null
+
+    union
+
+    select country_raw
+    from stakeholders
+    where country_raw is not null
+
+    union
+
+    select trim(unnest(countries_raw)) as country_raw
+    from mapped_projects
+    where countries_raw is not null
+
+    union
+
+    select requester_country_raw as country_raw
+    from assistance_requests
+    where requester_country_raw is not null
 
 ),
 

@@ -58,6 +58,8 @@ renamed as (
         nullif(trim(record -> 'meta_data' ->> 'phase'), '') as phase,
         nullif(trim(record -> 'meta_data' ->> 'delivering_body'), '') as delivering_body,
         nullif(trim(record -> 'meta_data' ->> 'region'), '') as region,
+        nullif(trim(record -> 'meta_data' ->> 'experts'), '') as expert_codes_raw,
+        nullif(trim(record -> 'meta_data' ->> 'organisers'), '') as organiser_codes_raw,
         coalesce(cast(record ->> 'testmode' as boolean), false) as is_testmode,
         coalesce(cast(record ->> 'live' as boolean), false) as is_live,
         batch_id,
