@@ -218,8 +218,10 @@ def transform(config: ConfigOption = None) -> None:
 def publish_command(config: ConfigOption = None) -> None:
     """Replace the analysts' read-only database, Parquet files and report atomically."""
     from extractors.publish import publish
+    from extractors.transform import generate_docs
 
-    result = publish(_config(config))
+    cfg = _config(config)
+    result = publish(cfg, docs_page=generate_docs(cfg))
     console.print(f"published {len(result.tables)} tables to {result.database}")
 
 

@@ -146,8 +146,10 @@ def build_warehouse_dag(config: PipelineConfig | None = None) -> DAG:
         @task(pool=WRITER_POOL, outlets=[MARTS_ASSET])
         def publish() -> dict[str, int]:
             from extractors.publish import publish as publish_marts
+            from extractors.transform import generate_docs
 
-            return publish_marts(load_config(config.config_path)).tables
+            current = load_config(config.config_path)
+            return publish_marts(current, docs_page=generate_docs(current)).tables
 
         load() >> _dbt_task_group(config) >> publish()
     return dag

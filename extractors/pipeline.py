@@ -9,7 +9,7 @@ from extractors.config import PipelineConfig
 from extractors.extract import ExtractResult, extract_stream
 from extractors.loader import LoadResult, load_pending
 from extractors.publish import PublishResult, publish
-from extractors.transform import NodeResult, build
+from extractors.transform import NodeResult, build, generate_docs
 
 
 @dataclass
@@ -77,5 +77,5 @@ def run_pipeline(
     notify("transform")
     summary.dbt_nodes = build(config, on_node=on_dbt_node)
     notify("publish")
-    summary.published = publish(config)
+    summary.published = publish(config, docs_page=generate_docs(config))
     return summary

@@ -31,6 +31,7 @@ class PublishResult:
     parquet_dir: Path
     report: Path
     tables: dict[str, int]
+    docs: Path | None = None
 
 
 def _fsync(path: Path) -> None:
@@ -64,8 +65,22 @@ def _prune_versions(published: Path, current: str) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def publish(config: PipelineConfig) -> PublishResult:
-    """Copy every table of the `marts` schema to the published database, Parquet and report."""
+def _publish_docs(static_page: Path | None, published: Path) -> Path | None:
+    """The dbt docs page beside the marts (written aside, then renamed over the old one)."""
+    if static_page is None or not static_page.exists():
+        return None
+    target = published / "docs.html"
+    temporary = published / f".docs.html.{os.getpid()}.tmp"
+    shutil.copyfile(static_page, temporary)
+    os.replace(temporary, target)
+    return target
+
+
+def publish(config: PipelineConfig, *, docs_page: Path | None = None) -> PublishResult:
+    """Copy every table of the `marts` schema to the published database, Parquet and report.
+
+    `docs_page`: the static page of `dbt docs generate --static`, published as `docs.html`.
+    """
     marts_path = config.marts_path
     published = config.published_dir
     marts_path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,4 +119,5 @@ def publish(config: PipelineConfig) -> PublishResult:
     _fsync(marts_path.parent)
     _swap_symlink(published / "parquet", parquet_version.name)
     _prune_versions(published, parquet_version.name)
-    return PublishResult(marts_path, published / "parquet", report, counts)
+    docs = _publish_docs(docs_page, published)
+    return PublishResult(marts_path, published / "parquet", report, counts, docs)

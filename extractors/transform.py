@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from extractors.config import PipelineConfig
@@ -44,7 +45,7 @@ def dbt_environment(config: PipelineConfig) -> Iterator[dict[str, str]]:
 def dbt_args(config: PipelineConfig, command: Sequence[str]) -> list[str]:
     """Target and logs beside the warehouse: runs on different warehouses never share a folder."""
     project = config.dbt_dir
-    work = config.warehouse_path.parent / "dbt"
+    work = docs_target(config).parent
     return [
         *command,
         "--project-dir",
@@ -97,6 +98,16 @@ def _node_callback(on_node: Callable[[str, str], None]) -> Callable[[Any], None]
             on_node(event.data.node_info.node_name, event.data.node_info.node_status)
 
     return callback
+
+
+def docs_target(config: PipelineConfig) -> Path:
+    return config.warehouse_path.parent / "dbt" / "target"
+
+
+def generate_docs(config: PipelineConfig) -> Path:
+    """`dbt docs generate --static`: one self-contained HTML page of models, columns and lineage."""
+    run_dbt(config, ["docs", "generate", "--static"])
+    return docs_target(config) / "static_index.html"
 
 
 def build(config: PipelineConfig, *, on_node: Callable[[str, str], None] | None = None) -> list[NodeResult]:

@@ -156,6 +156,9 @@ def test_the_published_copy_is_read_only_with_parquet_and_report(first_run) -> N
     with duckdb.connect() as con:
         count = con.execute("select count(*) from read_parquet(?)", [str(parquet / "dim_activity.parquet")])
         assert count.fetchone()[0] == summary.published.tables["dim_activity"]
+    docs = summary.published.docs.read_text(encoding="utf-8")
+    assert summary.published.docs == config.published_dir / "docs.html"
+    assert "fct_participation" in docs and "mart_programme_kpis" in docs  # models with their docs
     report = (config.published_dir / "report.md").read_text()
     assert "| 1 | 252 |" in report
 
