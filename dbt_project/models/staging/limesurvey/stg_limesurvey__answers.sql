@@ -11,13 +11,7 @@ source as (
 
 current_versions as (
 
-    select *
-    from source
-    qualify
-        row_number() over (
-            partition by source_instance, record_key
-            order by batch_id desc, line_number desc
-        ) = 1
+    {{ latest_per_key('source') }}
 
 ),
 

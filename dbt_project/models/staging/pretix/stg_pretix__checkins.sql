@@ -9,24 +9,9 @@ source as (
 
 ),
 
-latest_batches as (
-
-    select
-        source_instance,
-        max(batch_id) as batch_id
-    from source
-    group by source_instance
-
-),
-
 current_snapshot as (
 
-    select source.*
-    from source
-    inner join latest_batches
-        on
-            source.source_instance = latest_batches.source_instance
-            and source.batch_id = latest_batches.batch_id
+    {{ latest_snapshot('source') }}
 
 ),
 

@@ -8,30 +8,9 @@ source as (
 
 ),
 
-latest_batches as (
-
-    select
-        source_instance,
-        max(batch_id) as batch_id
-    from source
-    group by source_instance
-
-),
-
 current_snapshot as (
 
-    select source.*
-    from source
-    inner join latest_batches
-        on
-            source.source_instance = latest_batches.source_instance
-            and source.batch_id = latest_batches.batch_id
-    -- a snapshot holds each slug once; keep the last line should a page have repeated it
-    qualify
-        row_number() over (
-            partition by source.source_instance, source.record_key
-            order by source.line_number desc
-        ) = 1
+    {{ latest_snapshot('source') }}
 
 ),
 

@@ -12,19 +12,7 @@ source as (
 
 current_versions as (
 
-    select
-        source_instance,
-        batch_id,
-        line_number,
-        record_key,
-        record,
-        loaded_at
-    from source
-    qualify
-        row_number() over (
-            partition by source_instance, record_key
-            order by batch_id desc, line_number desc
-        ) = 1
+    {{ latest_per_key('source') }}
 
 )
 
