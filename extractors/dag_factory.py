@@ -12,12 +12,14 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, Asset, AssetAny, task
+from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
 
 from extractors.config import PipelineConfig, load_config
 
 WRITER_POOL = "engage_writer"  # one slot: load, dbt and publish never overlap on the DuckDB file
 MARTS_ASSET = Asset(name="engage_marts", uri="engage://warehouse/marts")
-START_DATE = pendulum.datetime(2026, 1, 1, tz="Europe/Brussels")
+# The programme began in 2019: backfills may reach back that far (catchup stays off).
+START_DATE = pendulum.datetime(2019, 1, 1, tz="Europe/Brussels")
 
 
 def landed_asset(source_name: str, stream: str) -> Asset:
@@ -37,12 +39,26 @@ def _default_args(owner: str) -> dict[str, Any]:
     }
 
 
+def run_window(context: Any) -> Any:
+    """The cursor window a run covers: its data interval for a backfill run (or a run triggered
+    with conf {"window": "data_interval"}), else None: continue from the committed cursors."""
+    from extractors.streams import Window
+
+    dag_run = context["dag_run"]
+    asked = (dag_run.conf or {}).get("window") == "data_interval"
+    if str(dag_run.run_type) not in {"backfill", "DagRunType.BACKFILL_JOB"} and not asked:
+        return None
+    return Window(context["data_interval_start"].isoformat(), context["data_interval_end"].isoformat())
+
+
 def build_extract_dag(config: PipelineConfig, source_name: str) -> DAG:
     source = config.source(source_name)
     with DAG(
         dag_id=f"engage_extract_{source_name}",
         description=f"Extract {source.kind} source {source_name} into the landing zone",
-        schedule=source.schedule,
+        # Data intervals that span the period (Airflow 3's cron default is a point in time), so a
+        # backfill run extracts exactly its interval.
+        schedule=CronDataIntervalTimetable(source.schedule, timezone=config.timezone),
         start_date=START_DATE.in_timezone(config.timezone),
         catchup=False,
         max_active_runs=1,
@@ -58,9 +74,14 @@ def build_extract_dag(config: PipelineConfig, source_name: str) -> DAG:
 
             @task(task_id=f"extract_{stream}", outlets=[landed_asset(source_name, stream)])
             def extract(stream_name: str = stream) -> dict[str, Any]:
+                from airflow.sdk import get_current_context
+
                 from extractors.extract import extract_stream
 
-                result = extract_stream(load_config(config.config_path), source_name, stream_name)
+                window = run_window(get_current_context())
+                result = extract_stream(
+                    load_config(config.config_path), source_name, stream_name, window=window
+                )
                 return {"batch_id": result.batch_id, "records": result.records, "note": result.note}
 
             extract()
@@ -108,7 +129,7 @@ def _dbt_task_group(config: PipelineConfig) -> Any:
             enable_mock_profile=False,
             should_detach_multiple_parents_tests=True,
         ),
-        operator_args={"pool": WRITER_POOL, "install_deps": False},
+        operator_args={"pool": WRITER_POOL},
         default_args={"retries": 1},
     )
 

@@ -108,6 +108,13 @@ def extract_stream(
     pseudonymiser = Pseudonymiser.from_environment(
         config.privacy.key_env, allow_demo_key=config.privacy.allow_demo_key
     )
+    if window is not None and (stream.cursor_field is None or stream.cursor_type != "timestamp"):
+        log.info(
+            "%s/%s has no time cursor: a window does not apply, reading from the cursor",
+            source_name,
+            stream_name,
+        )
+        window = None
     backfill = window is not None
     context = FetchContext(
         window=window or Window(),
@@ -169,7 +176,8 @@ def extract_stream(
         manifest = writer.commit(
             cursor_start=context.window.start or min((m.end for m in state.marks.values()), default=None),
             cursor_end=tracker.overall_end() if tracker else None,
-            cursor_marks=tracker.mark_infos() if tracker else {},
+            # A backfill covers a closed range, not "everything up to here": it moves no cursor.
+            cursor_marks=tracker.mark_infos() if tracker and not backfill else {},
             source_files=list(source_files.values()),
             data_interval=(window.start, window.end) if window else (None, None),
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 from pathlib import Path
 
@@ -98,3 +100,39 @@ def test_extract_then_warehouse_dag_runs_publish_the_marts(dagbag, airflow_env: 
         participations = con.execute("select count(*) from fct_participation where is_attended").fetchone()[0]
     assert activities > 250
     assert participations > 13_000
+
+
+def test_a_run_over_a_past_interval_lands_exactly_that_interval(
+    airflow_env: Path, tmp_path: Path, simulator
+) -> None:
+    import pendulum
+    from airflow.utils.state import DagRunState
+
+    from extractors.config import load_config
+    from extractors.dag_factory import build_extract_dag
+    from extractors.landing import committed_manifests, parse_cursor
+    from simulator.pretix_data import generate
+
+    config = load_config(write_config(tmp_path, simulator.pretix_url))
+    dag = _without_retries(build_extract_dag(config, "pretix_test"))
+    orders = sorted(generate().orders, key=lambda order: order.last_modified)
+    busy_day = pendulum.parse(orders[len(orders) // 2].last_modified).in_timezone("Europe/Brussels")
+    # A run's data interval ends at its logical date here: ask for the day after the busy day.
+    logical_date = busy_day.start_of("day").add(days=1)
+    run = dag.test(logical_date=logical_date, run_conf={"window": "data_interval"})
+    assert run.state == DagRunState.SUCCESS
+    start, end = (
+        parse_cursor(run.data_interval_start.isoformat()),
+        parse_cursor(run.data_interval_end.isoformat()),
+    )
+    assert end - start == pendulum.duration(days=1)  # a real interval, not a point in time
+    [(directory, manifest)] = list(committed_manifests(config.landing_dir, "pretix_test", "orders"))
+    assert parse_cursor(manifest.data_interval_start) == start
+    assert parse_cursor(manifest.data_interval_end) == end
+    landed = []
+    for part in directory.glob("part-*.ndjson.gz"):
+        with gzip.open(part, "rt") as handle:
+            landed += [json.loads(line) for line in handle]
+    expected = {o.code for o in orders if start <= parse_cursor(o.last_modified) < end}
+    assert expected  # the chosen day has changes at the source
+    assert {o["code"] for o in landed} == expected
