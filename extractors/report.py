@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-KPI_TABLE = "mart_programme_kpis"
+KPI_TABLE = "mart_programme_kpis_by_phase"  # one row per phase and `all`: the headline
 
 
 def read_kpis(database: Path) -> tuple[list[str], list[tuple[Any, ...]]]:

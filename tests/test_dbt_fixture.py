@@ -230,7 +230,7 @@ def _query(path: Path, sql: str) -> list[tuple]:
 
 
 def test_programme_kpis(fixture_warehouse: Path) -> None:
-    rows = _query(fixture_warehouse, "select * from marts.mart_programme_kpis order by phase")
+    rows = _query(fixture_warehouse, "select * from marts.mart_programme_kpis_by_phase order by phase")
     assert rows == [
         # phase, activities, attendances, participants, countries, first, last
         ("1", 1, 2, 2, 4, date(2019, 3, 12), date(2019, 3, 14)),  # DO CR GT + MX

@@ -42,9 +42,10 @@ def first_run(tmp_path_factory: pytest.TempPathFactory, own_simulator) -> tuple[
 
 def _kpis(config: PipelineConfig) -> dict[str, dict]:
     with duckdb.connect(str(config.marts_path), read_only=True) as con:
-        cursor = con.execute("select * from mart_programme_kpis")
+        cursor = con.execute("select * from mart_programme_kpis where dimension in ('phase', 'all')")
         columns = [d[0] for d in cursor.description]
-        return {row[0]: dict(zip(columns, row, strict=True)) for row in cursor.fetchall()}
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        return {row["dimension_value"]: row for row in rows}  # keyed by phase ("1", "2") or "all"
 
 
 def _all_mart_rows(config: PipelineConfig) -> dict[str, list[tuple]]:
