@@ -129,9 +129,20 @@ SourceConfig = Annotated[
 ]
 
 
+class AlertSettings(_Strict):
+    """Where failure alerts go besides the log."""
+
+    webhook_url_env: EnvVarName | None = None  # environment variable holding a webhook URL
+    smtp_host: str | None = None
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_from: str = "engage-pipeline@localhost"
+    smtp_to: list[str] = Field(default_factory=list)
+
+
 class PipelineConfig(_Strict):
     paths: Paths = Paths()
     privacy: Privacy = Privacy()
+    alerts: AlertSettings = AlertSettings()
     dbt_project_dir: Path = Path("../dbt_project")
     timezone: str = "Europe/Brussels"
     sources: dict[Identifier, SourceConfig] = Field(min_length=1)

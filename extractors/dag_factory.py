@@ -29,6 +29,15 @@ def landed_asset(source_name: str, stream: str) -> Asset:
     )
 
 
+def _alert_callback(config: PipelineConfig, source: str, stream: str) -> Any:
+    def on_failure(context: Any) -> None:
+        from extractors.alerts import alert_from_context, notifiers_for, send_alert
+
+        send_alert(alert_from_context(context, source=source, stream=stream), notifiers_for(config.alerts))
+
+    return on_failure
+
+
 def _default_args(owner: str) -> dict[str, Any]:
     return {
         "owner": owner,
@@ -72,7 +81,11 @@ def build_extract_dag(config: PipelineConfig, source_name: str) -> DAG:
     ) as dag:
         for stream in source.streams:
 
-            @task(task_id=f"extract_{stream}", outlets=[landed_asset(source_name, stream)])
+            @task(
+                task_id=f"extract_{stream}",
+                outlets=[landed_asset(source_name, stream)],
+                on_failure_callback=_alert_callback(config, source_name, stream),
+            )
             def extract(stream_name: str = stream) -> dict[str, Any]:
                 from airflow.sdk import get_current_context
 
@@ -144,7 +157,10 @@ def build_warehouse_dag(config: PipelineConfig | None = None) -> DAG:
         start_date=START_DATE.in_timezone(config.timezone),
         catchup=False,
         max_active_runs=1,
-        default_args=_default_args("data-engineering"),
+        default_args={
+            **_default_args("data-engineering"),
+            "on_failure_callback": _alert_callback(config, "all", "all"),
+        },
         tags=["engage", "warehouse"],
         doc_md=(
             "Runs whenever a stream lands a batch. Every task takes the one-slot `engage_writer` "

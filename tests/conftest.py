@@ -35,6 +35,16 @@ def simulator() -> Iterator[object]:
         yield handle
 
 
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A fresh Airflow metadata database (SQLite in the session's AIRFLOW_HOME) and the writer pool."""
+    from airflow.models.pool import Pool
+    from airflow.utils.db import resetdb
+
+    resetdb(skip_init=False)
+    Pool.create_or_update_pool("engage_writer", slots=1, description="DuckDB writer", include_deferred=False)
+
+
 def write_config(folder: Path, pretix_url: str, **overrides: object) -> Path:
     """A pipeline config whose data all lives in `folder` (absolute paths)."""
     data: dict = {

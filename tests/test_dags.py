@@ -17,16 +17,11 @@ pytestmark = pytest.mark.airflow
 
 
 @pytest.fixture(scope="module")
-def airflow_env(tmp_path_factory: pytest.TempPathFactory, simulator: object) -> Path:
-    """A migrated metadata database, the writer pool, and ENGAGE_CONFIG pointing at a fresh folder."""
+def airflow_env(tmp_path_factory: pytest.TempPathFactory, simulator: object, airflow_db: None) -> Path:
+    """The metadata database and ENGAGE_CONFIG pointing at a fresh folder."""
     folder = tmp_path_factory.mktemp("airflow-run")
     config_path = write_config(folder, simulator.pretix_url)
     os.environ["ENGAGE_CONFIG"] = str(config_path)
-    from airflow.models.pool import Pool
-    from airflow.utils.db import resetdb
-
-    resetdb(skip_init=False)
-    Pool.create_or_update_pool("engage_writer", slots=1, description="DuckDB writer", include_deferred=False)
     yield config_path
     os.environ.pop("ENGAGE_CONFIG", None)
 
