@@ -239,12 +239,106 @@ def kpis(config: ConfigOption = None) -> None:
     print_kpis(_config(config).marts_path)
 
 
+@app.command()
+def maintain(
+    config: ConfigOption = None,
+    retention: Annotated[bool, typer.Option(help="delete old, loaded landing batches")] = True,
+    checkpoint: Annotated[bool, typer.Option(help="VACUUM ANALYZE and CHECKPOINT the warehouse")] = True,
+    check: Annotated[bool, typer.Option(help="check the published copy against the warehouse")] = True,
+    dry_run: Annotated[bool, typer.Option(help="retention: report what would go, delete nothing")] = False,
+) -> None:
+    """Housekeeping (what the engage_maintenance DAG runs): landing retention, warehouse
+    checkpoint, published copy check. Exits 1 when the published copy is not sound."""
+    from extractors.maintenance import (
+        PublishedCopyError,
+        apply_retention,
+        check_published,
+        checkpoint_warehouse,
+    )
+
+    cfg = _config(config)
+    if retention:
+        kept = apply_retention(cfg, dry_run=dry_run)
+        verb = "would delete" if dry_run else "deleted"
+        console.print(
+            f"retention: {verb} {len(kept.deleted):,} batches ({kept.deleted_bytes:,} bytes) and "
+            f"{len(kept.orphans):,} uncommitted folders ({kept.orphan_bytes:,} bytes); kept "
+            f"{kept.kept_state:,} old batches holding stream state, {kept.kept_unloaded:,} not yet loaded"
+        )
+    if checkpoint:
+        sizes = checkpoint_warehouse(cfg)
+        console.print(
+            f"warehouse: {sizes.size_before:,} -> {sizes.size_after:,} bytes "
+            f"(WAL {sizes.wal_before:,} -> {sizes.wal_after:,})"
+        )
+    if check:
+        try:
+            published = check_published(cfg)
+        except PublishedCopyError as exc:
+            console.print(f"[bold red]published copy check failed[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        console.print(f"published copy: version {published.version}, {len(published.tables)} tables match")
+
+
 @app.command(name="check-config")
 def check_config(config: ConfigOption = None) -> None:
     """Validate the configuration file and list the source instances and streams."""
     cfg = _config(config)
     for name, source in cfg.sources.items():
         console.print(f"{name}: {source.kind} at {source.location} streams={','.join(source.streams)}")
+
+
+@app.command()
+def webhooks(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="listen address (default: webhooks.host)")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port (default: webhooks.port)")] = None,
+    refresh: Annotated[
+        str,
+        typer.Option(help="after a push lands: airflow (asset event), in-process (load, dbt, publish), none"),
+    ] = "auto",
+    airflow_api_url: Annotated[
+        str | None, typer.Option(help="Airflow api-server root (default: webhooks.airflow_api_url)")
+    ] = None,
+    verbose: bool = False,
+) -> None:
+    """Receive partner pushes (pretix webhooks, KoboToolbox REST Services) and land them.
+
+    `auto`: the Airflow asset event when webhooks.airflow_api_url is set, else an in-process refresh.
+    """
+    from extractors.asset_events import (
+        AirflowAssetEvents,
+        BackgroundRefresh,
+        default_hook,
+        refresh_in_process,
+    )
+    from extractors.webhooks import make_receiver
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    cfg = _config(config)
+    if airflow_api_url:
+        settings = {**cfg.webhooks.model_dump(), "airflow_api_url": airflow_api_url}
+        cfg = cfg.model_copy(update={"webhooks": cfg.webhooks.model_validate(settings)})
+    hooks = {
+        "auto": lambda: default_hook(cfg),
+        "airflow": lambda: AirflowAssetEvents.from_config(cfg),
+        "in-process": lambda: BackgroundRefresh(refresh_in_process),
+        "none": lambda: None,
+    }
+    if refresh not in hooks:
+        raise typer.BadParameter(f"--refresh must be one of {', '.join(hooks)}")
+    server = make_receiver(cfg, hooks[refresh](), host, port)
+    bound_host, bound_port = server.server_address[:2]
+    console.print(f"engage webhooks: listening on http://{bound_host}:{bound_port}/webhooks/<kind>/<source>")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        console.print("engage webhooks: stopping")
+    finally:
+        server.server_close()
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -139,10 +139,45 @@ class AlertSettings(_Strict):
     smtp_to: list[str] = Field(default_factory=list)
 
 
+class RetentionSettings(_Strict):
+    """What the maintenance DAG (and `engage maintain`) may delete from the landing zone."""
+
+    # Committed batches extracted more than this many days ago may go; 0 or null: keep forever.
+    landing_days: int | None = Field(400, ge=0)
+    # Only batches the warehouse has loaded (in audit.batches) are deleted; `false` also lets old
+    # batches that were never loaded go (e.g. a stream whose warehouse was abandoned).
+    keep_loaded_only: bool = True
+
+
+class WebhookSettings(_Strict):
+    """The partner-push receiver (`engage webhooks`, extractors/webhooks.py; docs/webhooks.md)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8790, ge=0, le=65535)
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Source name -> environment variable holding its shared secret. A source not listed here uses
+    # ENGAGE_WEBHOOK_SECRET_<NAME> (upper case); a source whose variable is empty takes no pushes.
+    secret_envs: dict[Identifier, EnvVarName] = Field(default_factory=dict)
+    # How long a pushed notification id / submission is remembered to reject replays.
+    replay_window_days: int = Field(30, ge=1)
+    # The Airflow api-server root (e.g. http://airflow-apiserver:8080/): pushes raise asset events
+    # there. Unset: the receiver refreshes the warehouse itself (load, dbt build, publish).
+    airflow_api_url: AnyHttpUrl | None = None
+    airflow_token_env: EnvVarName | None = "ENGAGE_AIRFLOW_API_TOKEN"
+    # Or a login: the token is fetched from the api-server's /auth/token when the token is unset.
+    airflow_username_env: EnvVarName | None = "ENGAGE_AIRFLOW_API_USERNAME"
+    airflow_password_env: EnvVarName | None = "ENGAGE_AIRFLOW_API_PASSWORD"
+
+    def secret_env(self, source_name: str) -> str:
+        return self.secret_envs.get(source_name) or f"ENGAGE_WEBHOOK_SECRET_{source_name.upper()}"
+
+
 class PipelineConfig(_Strict):
     paths: Paths = Paths()
     privacy: Privacy = Privacy()
     alerts: AlertSettings = AlertSettings()
+    retention: RetentionSettings = RetentionSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     dbt_project_dir: Path = Path("../dbt_project")
     timezone: str = "Europe/Brussels"
     sources: dict[Identifier, SourceConfig] = Field(min_length=1)

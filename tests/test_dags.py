@@ -35,7 +35,7 @@ def dagbag(airflow_env: Path):
 
 def test_dags_import_without_errors(dagbag) -> None:
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"engage_extract_pretix_test", "engage_warehouse"}
+    assert set(dagbag.dag_ids) == {"engage_extract_pretix_test", "engage_warehouse", "engage_maintenance"}
 
 
 def test_dag_structure(dagbag) -> None:

@@ -1,5 +1,6 @@
 -- The headline figures per phase plus an `all` row, in the shape the command line's KPI table and
--- the published report print (phase first): the phase and `all` rows of mart_programme_kpis.
+-- the published report print (phase first): the phase and `all` rows of mart_programme_kpis, with the expert pool
+-- and the stakeholder network as they stood at the end of the phase.
 with
 
 kpis as (
@@ -16,6 +17,8 @@ final as (
         attendances,
         participants,
         countries_engaged,
+        experts_in_pool,
+        stakeholders_in_network,
         first_activity_date,
         last_activity_date
     from kpis
