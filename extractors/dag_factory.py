@@ -6,6 +6,7 @@ built ahead (`make manifest`), and every heavy import happens inside the task th
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,8 @@ def build_extract_dags(config: PipelineConfig | None = None) -> dict[str, DAG]:
 
 
 def _dbt_task_group(config: PipelineConfig) -> Any:
+    # No usage telemetry from Cosmos, wherever the DAGs are parsed (an explicit setting still wins).
+    os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
