@@ -38,3 +38,7 @@ clean:
 
 bench: env  ## landing and loading throughput vs a row-by-row baseline -> bench/results/latest.json
 	$(RUN) python bench/bench_load.py
+
+.PHONY: reliability
+reliability: env  ## the fault suite at full size: every stream through a 30 % fault rate, then dbt
+	ENGAGE_RELIABILITY_FULL=1 $(RUN) pytest -q -s tests/test_faults.py

@@ -6,7 +6,9 @@ import hashlib
 import json
 import logging
 import os
+import random
 import re
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -30,6 +32,10 @@ _SECRET_PATTERNS = [
 
 class SourceError(Exception):
     """A partner system answered in a way the pipeline cannot use; the message names the source."""
+
+
+class NotJsonError(SourceError):
+    """A success status whose body does not parse: a transport fault (a cut or a proxy's page), retried."""
 
 
 def _fingerprint(page: list[dict]) -> str:
@@ -82,6 +88,10 @@ class ApiClient:
         self.session.mount("https://", adapter)
         self.session.headers.update({"User-Agent": f"engage-pipeline/{__version__}", **(headers or {})})
         self.requests_made = 0
+        self.max_retries = max_retries
+        self.backoff_factor = backoff_factor
+        # urllib3 retries seen on answers, unparseable bodies asked again, repeated pages asked again
+        self.retries_made = 0
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else self.base_url + path.lstrip("/")
@@ -94,7 +104,29 @@ class ApiClient:
         """POST a JSON body (read-only RPC calls such as LimeSurvey's) and return the JSON answer."""
         return self._json("POST", path, json=payload)
 
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter, as urllib3's Retry computes it for the other faults."""
+        return min(self.backoff_factor * 2**attempt, 60.0) * random.uniform(1.0, 1.25)
+
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One JSON call; a 2xx body that does not parse is asked again, up to max_retries times.
+
+        urllib3 retries statuses and connection faults, but never looks at a body: a truncated or
+        non-JSON 200 (a cut connection, a proxy's error page) reaches us, and for these read-only
+        APIs it is a transient transport fault like the others.
+        """
+        for attempt in range(self.max_retries + 1):
+            try:
+                return self._json_once(method, path, **kwargs)
+            except NotJsonError as exc:
+                if attempt >= self.max_retries:
+                    raise NotJsonError(f"{exc} (after {attempt + 1} attempts)") from None
+                log.warning("%s; asking again", exc)
+                self.retries_made += 1
+                time.sleep(self._backoff(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _json_once(self, method: str, path: str, **kwargs: Any) -> Any:
         url = self.url(path)
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
@@ -102,6 +134,8 @@ class ApiClient:
             raise SourceError(self._redact(f"{self.source_name}: request to {url} failed: {exc}")) from None
         finally:
             self.requests_made += 1
+        history = getattr(getattr(response.raw, "retries", None), "history", None)
+        self.retries_made += len(history or ())
         if response.status_code in (401, 403):
             raise SourceError(
                 f"{self.source_name}: authentication refused (HTTP {response.status_code}) for "
@@ -115,7 +149,7 @@ class ApiClient:
         try:
             return response.json()
         except ValueError:
-            raise SourceError(
+            raise NotJsonError(
                 f"{self.source_name}: response from {self._redact(response.url)} is not JSON"
             ) from None
 
@@ -139,6 +173,13 @@ class ApiClient:
             # Fingerprint before yielding: consumers may change records in place (pseudonymisation).
             fingerprint = _fingerprint(page)
             if fingerprint == previous_fingerprint:
+                # A repeat may be transient (a stale cache, a flaky proxy): ask again before concluding.
+                payload = self._refetch_repeated(url, query, fingerprint) or payload
+                page = payload["results"]
+                if not page:
+                    return
+                fingerprint = _fingerprint(page)
+            if fingerprint == previous_fingerprint:
                 log.warning(
                     "%s: page at %s repeats the previous one; stopping", self.source_name, self._redact(url)
                 )
@@ -146,6 +187,24 @@ class ApiClient:
             previous_fingerprint = fingerprint
             yield page
             url, query = payload.get("next"), None  # `next` already carries the query
+
+    def _refetch_repeated(self, url: str, query: Mapping[str, Any] | None, repeated: str) -> dict | None:
+        """Ask a page that repeated the previous one again (up to max_retries times, with backoff).
+
+        Returns the first answer that differs from the repeat, or None if the source keeps repeating.
+        """
+        for attempt in range(self.max_retries):
+            log.warning(
+                "%s: page at %s repeats the previous one; asking again", self.source_name, self._redact(url)
+            )
+            self.retries_made += 1
+            time.sleep(self._backoff(attempt))
+            payload = self.get_json(url, params=query)
+            if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
+                raise SourceError(f"{self.source_name}: {self._redact(url)} is not a paginated list")
+            if not payload["results"] or _fingerprint(payload["results"]) != repeated:
+                return payload
+        return None
 
     def close(self) -> None:
         self.session.close()

@@ -173,8 +173,11 @@ def paginate(
     }
 
 
-def make_server(host: str, port: int, router: Router, *, verbose: bool = False):
-    """A ThreadingHTTPServer answering JSON from ``router``."""
+def make_server(host: str, port: int, router: Router, *, verbose: bool = False, faults: Any = None):
+    """A ThreadingHTTPServer answering JSON from ``router``.
+
+    ``faults``: a :class:`simulator.faults.FaultPlan` consulted before and after routing.
+    """
 
     class JsonHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -191,6 +194,8 @@ def make_server(host: str, port: int, router: Router, *, verbose: bool = False):
                 body=self.rfile.read(length) if length else b"",
                 client_host=self.client_address[0],
             )
+            if faults is not None and faults.before(self, request):
+                return  # the fault plan answered (or dropped the connection)
             try:
                 response = router.dispatch(request)
             except HttpError as exc:
@@ -201,6 +206,8 @@ def make_server(host: str, port: int, router: Router, *, verbose: bool = False):
 
                     traceback.print_exc()
                 response = Response(500, {"detail": f"Internal server error: {exc}"})
+            if faults is not None and faults.after(self, request, response):
+                return  # the fault plan sent a spoiled answer
             self._send(response)
 
         def _send(self, response: Response) -> None:

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any
 
 from simulator import kobo_api, kobo_data, limesurvey_api, limesurvey_data, pretix_api, pretix_data
+from simulator.faults import FaultPlan
 from simulator.http_app import HttpError, Request, Router, make_server
 from simulator.pretix_api import DEMO_PRETIX_TOKEN
 
@@ -62,6 +63,7 @@ class SimulatorHandle:
         self.pretix_url: str = f"{self.base_url}{pretix_api.API_PREFIX}/"
         self.kobo_url: str = f"{self.base_url}{kobo_api.PREFIX}/"
         self.pretix_token: str = DEMO_PRETIX_TOKEN
+        self.faults: FaultPlan | None = None  # the fault plan in force, with its counts
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -87,12 +89,20 @@ def start_simulator(
     seed: int = pretix_data.DEFAULT_SEED,
     bad_records: int = 1,
     verbose: bool = False,
+    faults: FaultPlan | dict[str, Any] | str | None = None,
 ) -> SimulatorHandle:
-    """Generate the demo data and serve it from a daemon thread (port 0: any free port)."""
-    server = make_server(host, port, build_app(seed=seed, bad_records=bad_records), verbose=verbose)
+    """Generate the demo data and serve it from a daemon thread (port 0: any free port).
+
+    ``faults``: a FaultPlan, a spec mapping, or a JSON/YAML spec (text or file path); see simulator.faults.
+    """
+    plan = FaultPlan.coerce(faults)
+    app = build_app(seed=seed, bad_records=bad_records)
+    server = make_server(host, port, app, verbose=verbose, faults=plan)
     thread = threading.Thread(target=server.serve_forever, name="engage-simulator", daemon=True)
     thread.start()
-    return SimulatorHandle(server, thread)
+    handle = SimulatorHandle(server, thread)
+    handle.faults = plan
+    return handle
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -103,9 +113,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=pretix_data.DEFAULT_SEED)
     parser.add_argument("--bad-records", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--faults",
+        metavar="SPEC",
+        help="inject faults: a JSON/YAML spec, inline or a file path (see docs/reliability.md)",
+    )
     args = parser.parse_args(argv)
     app = build_app(seed=args.seed, bad_records=args.bad_records)
-    server = make_server(args.host, args.port, app, verbose=args.verbose)
+    plan = FaultPlan.load(args.faults) if args.faults else None
+    server = make_server(args.host, args.port, app, verbose=args.verbose, faults=plan)
+    if plan is not None:
+        rules = ", ".join(f"{r.pattern} at {r.rate:.0%}" for r in plan.rules)
+        print(f"engage-simulator: injecting faults (seed {plan.seed}): {rules}", flush=True)
     host, port = server.server_address[:2]
     print(
         f"engage-simulator: pretix at http://{host}:{port}{pretix_api.API_PREFIX}/ "
