@@ -8,7 +8,7 @@ DBT_MANIFEST := dbt_project/target/manifest.json
 
 env: .venv/.synced
 .venv/.synced: uv.lock pyproject.toml
-	$(UV) sync --frozen
+	$(UV) sync --frozen --inexact  # keeps extras another target installed (smoke-celery: deploy)
 	@touch $@
 
 manifest: env  ## the dbt manifest the Airflow DAGs render from (no dbt runs at DAG parse time)
