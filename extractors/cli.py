@@ -341,6 +341,64 @@ def webhooks(
         server.server_close()
 
 
+@app.command()
+def erase(
+    email: Annotated[str, typer.Option(help="the person's email address (as the partner systems hold it)")],
+    name: Annotated[
+        str | None, typer.Option(help="also their full name (beware: other people may share it)")
+    ] = None,
+    config: ConfigOption = None,
+    suppress: Annotated[
+        bool, typer.Option(help="drop the person at later extractions too (suppression list)")
+    ] = True,
+) -> None:
+    """Erase one person: landing zone, raw tables, quarantine, marts and the published copy.
+
+    See docs/privacy.md. The email is used to compute the pseudonym and is neither stored nor logged.
+    """
+    from extractors.erasure import erase_person
+    from extractors.privacy import MissingKeyError
+
+    cfg = _config(config)
+    try:
+        summary = erase_person(cfg, email, name, suppress=suppress)
+    except MissingKeyError as exc:
+        console.print(f"[bold red]no pseudonymisation key[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(
+        f"erasure {summary.erasure_id}: {summary.landing_batches_rewritten} landing batches rewritten "
+        f"({summary.landing_records_removed} records removed, {summary.landing_records_changed} changed), "
+        f"{summary.raw_rows_removed} raw rows removed ({summary.raw_rows_changed} changed), "
+        f"{summary.quarantine_rows_removed} quarantined lines removed; "
+        f"published version {summary.published_version}"
+    )
+    if summary.total_removed == 0:
+        console.print("nothing held about this person (already erased, or never extracted)")
+
+
+@app.command(name="scan")
+def scan_command(
+    config: ConfigOption = None,
+    names_file: Annotated[
+        Path | None, typer.Option(help="a text file of people's names to look for, one a line")
+    ] = None,
+) -> None:
+    """Look for emails, listed names and secrets in landing, warehouse, published copy and logs.
+
+    Exits 1 when anything is found."""
+    from extractors.privacy_scan import scan
+
+    cfg = _config(config)
+    names = names_file.read_text(encoding="utf-8").splitlines() if names_file else []
+    findings = scan(cfg, names=names)
+    for finding in findings[:50]:
+        console.print(f"{finding.kind}: {finding.excerpt} in {finding.place}", highlight=False)
+    if findings:
+        console.print(f"[bold red]{len(findings)} finding(s)[/]")
+        raise typer.Exit(1)
+    console.print("scan: no email, listed name or secret found")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     try:
         app()

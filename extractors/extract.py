@@ -108,6 +108,9 @@ def extract_stream(
     pseudonymiser = Pseudonymiser.from_environment(
         config.privacy.key_env, allow_demo_key=config.privacy.allow_demo_key
     )
+    from extractors.erasure import filter_suppressed, load_suppressed  # erased people (docs/privacy.md)
+
+    suppressed = load_suppressed(config)
     if window is not None and (stream.cursor_field is None or stream.cursor_type != "timestamp"):
         log.info(
             "%s/%s has no time cursor: a window does not apply, reading from the cursor",
@@ -150,6 +153,7 @@ def extract_stream(
                         digest, SourceFileInfo(name=str(record.get("_file")), sha256=digest)
                     )
                 apply_rules(record, stream.privacy_rules, pseudonymiser)
+            kept = filter_suppressed(kept, suppressed)
             writer.write(kept)
             if on_page:
                 on_page(len(kept))

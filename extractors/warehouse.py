@@ -34,6 +34,18 @@ create table if not exists quarantine.records (
     raw_line varchar,
     quarantined_at timestamptz not null
 );
+-- One row per erasure (extractors/erasure.py): counts only, never the email, name or pseudonym.
+create table if not exists audit.erasures (
+    erasure_id varchar primary key,          -- random, not derived from the person
+    erased_at timestamptz not null,
+    landing_batches_rewritten bigint not null,
+    landing_records_affected bigint not null,
+    raw_rows_removed bigint not null,
+    raw_rows_changed bigint not null,        -- kept, with the person's list items taken out
+    quarantine_rows_removed bigint not null,
+    counts_per_place varchar not null,       -- JSON: {"landing:<source>/<stream>" | "raw.<table>": n}
+    published_version varchar                -- the published copy that no longer holds the person
+);
 """
 
 

@@ -1,0 +1,339 @@
+"""Erasure of one person: landing zone, raw tables, quarantine, marts and the published copy.
+
+The person is found by pseudonym (the keyed hash the extractors wrote in place of their email or
+name), never by the identifier itself: the pipeline holds no emails. Pseudonyms are 32 random-
+looking hex characters, so looking for them as a substring of a landed line or of a record's JSON
+text is exact enough (a false match would need 128 bits of another hex string to coincide).
+
+What goes:
+- a record whose own fields carry the pseudonym (an order bought by the person, a check-in of
+  their position, a survey response, a registry row) is dropped whole;
+- a record that carries it only inside items of a list (a group order's `positions`, one of which
+  is the person's) keeps its other items: only the person's items go, so co-attendees stay.
+
+Erasure is idempotent: re-running it (after a crash, or for a second request) finds nothing more
+and reports zero removals. See docs/privacy.md for what it cannot reach (the partner's own system).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import secrets as secrets_module
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from extractors.config import PipelineConfig
+from extractors.landing import MANIFEST_NAME, PartInfo, committed_manifests, encode_record
+from extractors.locking import writer_slot
+from extractors.privacy import Pseudonymiser
+from extractors.warehouse import ensure_schemas, quote_identifier, release_in_process_dbt
+
+# Pseudonyms of erased people (one a line, nothing else): extraction drops records carrying them,
+# so a partner system that has not erased its own copy does not bring the person back.
+SUPPRESSION_FILE = "_suppressed_pseudonyms.txt"
+
+
+@dataclass
+class ErasureSummary:
+    erasure_id: str
+    erased_at: str
+    landing_batches_rewritten: int = 0
+    landing_records_removed: int = 0
+    landing_records_changed: int = 0  # kept, with the person's list items taken out
+    raw_rows_removed: int = 0
+    raw_rows_changed: int = 0
+    quarantine_rows_removed: int = 0
+    per_place: dict[str, int] = field(default_factory=dict)  # "landing:<source>/<stream>", "raw.<table>"
+    published_version: str | None = None
+
+    @property
+    def total_removed(self) -> int:
+        return (
+            self.landing_records_removed
+            + self.landing_records_changed
+            + self.raw_rows_removed
+            + self.raw_rows_changed
+            + self.quarantine_rows_removed
+        )
+
+
+def pseudonyms_for(config: PipelineConfig, email: str, name: str | None = None) -> list[str]:
+    """The person's pseudonyms with the configured key (MissingKeyError when there is none)."""
+    pseudonymiser = Pseudonymiser.from_environment(
+        config.privacy.key_env, allow_demo_key=config.privacy.allow_demo_key
+    )
+    values = [email] + ([name] if name and name.strip() else [])
+    return [pseudonymiser.pseudonym(v) for v in values if v and v.strip()]
+
+
+# -- matching and scrubbing one record ---------------------------------------------------------------
+def _contains(value: Any, needles: Iterable[str]) -> bool:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return any(n in text for n in needles)
+
+
+def scrub_record(record: Any, needles: list[str]) -> tuple[Any | None, bool]:
+    """(record without the person, changed?). None: drop the whole record.
+
+    List items (dicts) that carry the pseudonym are removed; if the pseudonym is still anywhere in
+    what remains, the record is the person's own and goes whole.
+    """
+    if not _contains(record, needles):
+        return record, False
+    if not isinstance(record, dict):
+        return None, True
+    cleaned: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, list) and any(isinstance(item, dict) for item in value):
+            cleaned[key] = [
+                item for item in value if not (isinstance(item, dict) and _contains(item, needles))
+            ]
+        else:
+            cleaned[key] = value
+    if _contains(cleaned, needles):
+        return None, True
+    return cleaned, True
+
+
+def filter_suppressed(records: list[dict[str, Any]], suppressed: frozenset[str]) -> list[dict[str, Any]]:
+    """Extraction side: the records without any person on the suppression list."""
+    if not suppressed:
+        return records
+    needles = sorted(suppressed)
+    kept = []
+    for record in records:
+        cleaned, _ = scrub_record(record, needles)
+        if cleaned is not None:
+            kept.append(cleaned)
+    return kept
+
+
+def suppression_path(config: PipelineConfig) -> Path:
+    return config.landing_dir / SUPPRESSION_FILE
+
+
+def load_suppressed(config: PipelineConfig) -> frozenset[str]:
+    try:
+        text = suppression_path(config).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return frozenset()
+    return frozenset(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _add_suppressed(config: PipelineConfig, pseudonyms: list[str]) -> None:
+    path = suppression_path(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    merged = sorted(load_suppressed(config) | set(pseudonyms))
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write("".join(f"{p}\n" for p in merged))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+# -- landing zone -------------------------------------------------------------------------------------
+def _rewrite_batch(directory: Path, manifest: Any, needles: list[str], tag: str) -> tuple[int, int] | None:
+    """Rewrite one batch without the person; (removed, changed) or None when it never held them."""
+    raw_needles = [n.encode() for n in needles]
+    hit = False
+    for part in manifest.parts:
+        with gzip.open(directory / part.name, "rb") as handle:
+            if any(any(n in line for n in raw_needles) for line in handle):
+                hit = True
+                break
+    if not hit:
+        return None
+    removed = changed = 0
+    content = hashlib.sha256()
+    new_parts: list[PartInfo] = []
+    for index, part in enumerate(manifest.parts):
+        name = f"part-{index:05d}-e{tag}.ndjson.gz"
+        digest, rows = hashlib.sha256(), 0
+        with (
+            gzip.open(directory / part.name, "rb") as source,
+            open(directory / name, "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as target,
+        ):
+            for line in source:
+                if any(n in line for n in raw_needles):
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        record = None
+                    cleaned, _ = scrub_record(record, needles) if record is not None else (None, True)
+                    if cleaned is None:
+                        removed += 1
+                        continue
+                    line = encode_record(cleaned)
+                    changed += 1
+                target.write(line)
+                digest.update(line)
+                content.update(line)
+                rows += 1
+            target.close()
+            raw.flush()
+            os.fsync(raw.fileno())
+        new_parts.append(PartInfo(name=name, rows=rows, sha256=digest.hexdigest()))
+    rewritten = manifest.model_copy(
+        update={
+            "parts": new_parts,
+            "row_count": sum(p.rows for p in new_parts),
+            "content_sha256": content.hexdigest(),
+        }
+    )
+    temporary = directory / f".{MANIFEST_NAME}.tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(rewritten.model_dump_json(indent=2))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, directory / MANIFEST_NAME)  # the switch: from here the new parts count
+    for part in manifest.parts:
+        (directory / part.name).unlink(missing_ok=True)
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return removed, changed
+
+
+# -- warehouse ----------------------------------------------------------------------------------------
+def _like_any(column: str, needles: list[str]) -> tuple[str, list[str]]:
+    return " or ".join(f"{column} like ?" for _ in needles), [f"%{n}%" for n in needles]
+
+
+def _erase_warehouse(con: duckdb.DuckDBPyConnection, needles: list[str], summary: ErasureSummary) -> None:
+    tables = [
+        r[0]
+        for r in con.execute(
+            "select table_name from duckdb_tables() "
+            "where schema_name = 'raw' and database_name = current_database()"
+        ).fetchall()
+    ]
+    per_batch: dict[str, list[int]] = {}  # batch id -> [loaded rows removed, quarantined removed]
+    con.execute("begin transaction")
+    try:
+        for table in tables:
+            name = f"raw.{quote_identifier(table)}"
+            where, params = _like_any("record::varchar", needles)
+            rows = con.execute(
+                f"select batch_id, line_number, record::varchar from {name} where {where}", params
+            ).fetchall()
+            removed = changed = 0
+            for batch_id, line_number, text in rows:
+                cleaned, _ = scrub_record(json.loads(text), needles)
+                if cleaned is None:
+                    con.execute(
+                        f"delete from {name} where batch_id = ? and line_number = ?", [batch_id, line_number]
+                    )
+                    per_batch.setdefault(batch_id, [0, 0])[0] += 1
+                    removed += 1
+                else:
+                    con.execute(
+                        f"update {name} set record = ?::json where batch_id = ? and line_number = ?",
+                        [json.dumps(cleaned, ensure_ascii=False), batch_id, line_number],
+                    )
+                    changed += 1
+            if removed or changed:
+                summary.per_place[f"raw.{table}"] = removed + changed
+            summary.raw_rows_removed += removed
+            summary.raw_rows_changed += changed
+        where, params = _like_any("raw_line", needles)
+        hits = con.execute(f"select batch_id from quarantine.records where {where}", params).fetchall()
+        for (batch_id,) in hits:
+            per_batch.setdefault(batch_id, [0, 0])[1] += 1
+        quarantined = con.execute(f"delete from quarantine.records where {where}", params).fetchone()[0]
+        summary.quarantine_rows_removed = quarantined
+        if quarantined:
+            summary.per_place["quarantine.records"] = quarantined
+        for batch_id, (loaded, bad) in per_batch.items():
+            con.execute(
+                "update audit.batches set loaded_rows = loaded_rows - ?, "
+                "quarantined_rows = quarantined_rows - ?, manifest_rows = manifest_rows - ? "
+                "where batch_id = ?",
+                [loaded, bad, loaded + bad, batch_id],
+            )
+        con.execute(
+            "insert into audit.erasures values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                summary.erasure_id,
+                summary.erased_at,
+                summary.landing_batches_rewritten,
+                summary.landing_records_removed + summary.landing_records_changed,
+                summary.raw_rows_removed,
+                summary.raw_rows_changed,
+                summary.quarantine_rows_removed,
+                json.dumps(summary.per_place, sort_keys=True),
+                None,
+            ],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def _prune_old_parquet(config: PipelineConfig) -> None:
+    """Earlier Parquet versions still hold the person: keep only the one just published."""
+    published = config.published_dir
+    current = (published / "parquet").resolve().name
+    for old in published.glob("parquet-*"):
+        if old.is_dir() and old.name != current:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def erase_person(
+    config: PipelineConfig,
+    email: str,
+    name: str | None = None,
+    *,
+    suppress: bool = True,
+    republish: bool = True,
+) -> ErasureSummary:
+    """Remove everything the pipeline holds about one person; the summary holds counts only."""
+    from extractors.publish import publish
+    from extractors.transform import run_dbt
+
+    needles = pseudonyms_for(config, email, name)
+    summary = ErasureSummary(erasure_id=secrets_module.token_hex(8), erased_at=datetime.now(UTC).isoformat())
+    with writer_slot(config.warehouse_path):
+        if suppress:  # first: an extraction running meanwhile already drops the person
+            _add_suppressed(config, needles)
+        for directory, manifest in committed_manifests(config.landing_dir):
+            outcome = _rewrite_batch(directory, manifest, needles, summary.erasure_id)
+            if outcome is None:
+                continue
+            removed, changed = outcome
+            summary.landing_batches_rewritten += 1
+            summary.landing_records_removed += removed
+            summary.landing_records_changed += changed
+            place = f"landing:{manifest.source_instance}/{manifest.stream}"
+            summary.per_place[place] = summary.per_place.get(place, 0) + removed + changed
+        release_in_process_dbt()
+        with duckdb.connect(str(config.warehouse_path)) as con:
+            ensure_schemas(con)
+            _erase_warehouse(con, needles, summary)
+            con.execute("checkpoint")
+        republish = republish and summary.total_removed > 0  # nothing changed: nothing to rebuild
+        if republish:
+            run_dbt(config, ["build"], hold_writer_slot=False)
+    if republish:
+        result = publish(config)
+        _prune_old_parquet(config)
+        summary.published_version = result.parquet_dir.resolve().name.removeprefix("parquet-")
+        with writer_slot(config.warehouse_path), duckdb.connect(str(config.warehouse_path)) as con:
+            con.execute(
+                "update audit.erasures set published_version = ? where erasure_id = ?",
+                [summary.published_version, summary.erasure_id],
+            )
+    return summary
