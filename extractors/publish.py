@@ -65,6 +65,24 @@ def _prune_versions(published: Path, current: str) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def _remove_leftovers(marts_path: Path, published: Path) -> None:
+    """Temp files and Parquet folders of a publish that died (SIGKILL, power loss) before its rename.
+
+    Called under the writer slot, before this publish creates its own: nothing else is mid-publish.
+    """
+    for leftover in [
+        *marts_path.parent.glob(f".{marts_path.name}.*.tmp*"),
+        *published.glob(".parquet.*.tmp"),
+        *published.glob(".docs.html.*.tmp"),
+    ]:
+        leftover.unlink(missing_ok=True)
+    link = published / "parquet"
+    current = os.readlink(link) if link.is_symlink() else None
+    for folder in published.glob("parquet-*"):
+        if folder.is_dir() and current is not None and folder.name > current:
+            shutil.rmtree(folder, ignore_errors=True)  # newer than the published one: never swapped in
+
+
 def _publish_docs(static_page: Path | None, published: Path) -> Path | None:
     """The dbt docs page beside the marts (written aside, then renamed over the old one)."""
     if static_page is None or not static_page.exists():
@@ -88,8 +106,11 @@ def publish(config: PipelineConfig, *, docs_page: Path | None = None) -> Publish
     version = new_batch_id()
     temporary = marts_path.with_name(f".{marts_path.name}.{version}.tmp")
     parquet_version = published / f"parquet-{version}"
-    parquet_version.mkdir()
     with writer_slot(config.warehouse_path):
+        # Everything from here to the symlink swap holds the slot: leftovers of a killed publish
+        # are removed safely, and two publishes cannot swap in their versions out of order.
+        _remove_leftovers(marts_path, published)
+        parquet_version.mkdir()
         release_in_process_dbt()
         with duckdb.connect(str(temporary)) as con:
             con.execute("attach ? as warehouse (read_only)", [str(config.warehouse_path)])
@@ -113,11 +134,11 @@ def publish(config: PipelineConfig, *, docs_page: Path | None = None) -> Publish
             con.execute("detach warehouse")
             con.execute("checkpoint")
         report = write_report(temporary, published, version)
-    _fsync(temporary)
-    os.chmod(temporary, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)  # analysts read, never write
-    os.replace(temporary, marts_path)
-    _fsync(marts_path.parent)
-    _swap_symlink(published / "parquet", parquet_version.name)
-    _prune_versions(published, parquet_version.name)
-    docs = _publish_docs(docs_page, published)
+        _fsync(temporary)
+        os.chmod(temporary, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)  # analysts read, never write
+        os.replace(temporary, marts_path)
+        _fsync(marts_path.parent)
+        _swap_symlink(published / "parquet", parquet_version.name)
+        _prune_versions(published, parquet_version.name)
+        docs = _publish_docs(docs_page, published)
     return PublishResult(marts_path, published / "parquet", report, counts, docs)

@@ -1,6 +1,6 @@
 -- The headline figures per phase plus an `all` row, in the shape the command line's KPI table and
--- the published report print (phase first): the phase and `all` rows of mart_programme_kpis, with the expert pool
--- and the stakeholder network as they stood at the end of the phase.
+-- the published report print (phase first): the phase and `all` rows of mart_programme_kpis,
+-- with the expert pool and the stakeholder network as they stood at the end of the phase.
 with
 
 kpis as (
