@@ -49,6 +49,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 from extractors import __version__, kobotoolbox, pretix
 from extractors.asset_events import LandedBatch, OnLanded
 from extractors.config import PipelineConfig
+from extractors.erasure import filter_suppressed, load_suppressed
 from extractors.extract import extract_stream
 from extractors.http import SourceError
 from extractors.landing import BatchWriter
@@ -152,6 +153,10 @@ def land_record(
         config.privacy.key_env, allow_demo_key=config.privacy.allow_demo_key
     )
     apply_rules(record, stream.privacy_rules, pseudonymiser)
+    # An erased person stays erased, whichever way their record arrives (docs/privacy.md).
+    records = filter_suppressed([record], load_suppressed(config))
+    if not records:
+        return LandedBatch(source_name, stream_name, "", 0, via)
     writer = BatchWriter(
         config.landing_dir,
         source_instance=source_name,
@@ -165,7 +170,7 @@ def land_record(
         extractor_version=f"{__version__}/{system.VERSION}/webhook",
     )
     try:
-        writer.write([record])
+        writer.write(records)
         cursor = record.get(stream.cursor_field) if stream.cursor_field else None
         # No cursor marks: the next pull is not moved past records it has not read (module doc).
         manifest = writer.commit(cursor_end=str(cursor) if cursor is not None else None, cursor_marks={})

@@ -329,3 +329,24 @@ def test_a_signed_push_reaches_the_published_marts(
         ).fetchall()
     assert raw == 1
     assert staged == [(PSEUDONYMS.pseudonym("pushed.respondent@example.org"),)]
+
+
+def test_a_push_for_an_erased_person_lands_nothing(tmp_path: Path) -> None:
+    from extractors import kobotoolbox
+    from extractors.erasure import suppression_path
+    from extractors.webhooks import land_record
+
+    config = load_config(write_config(tmp_path, "http://127.0.0.1:1/pretix/api/v1/"))
+    key = Pseudonymiser.from_environment(config.privacy.key_env, allow_demo_key=True)
+    suppression_path(config).parent.mkdir(parents=True, exist_ok=True)
+    suppression_path(config).write_text(key.pseudonym("gone@example.org") + "\n", encoding="utf-8")
+    record = {
+        "_id": 1, "_uuid": "u-1", "_xform_id_string": "aForm", "_submission_time": "2026-01-01T10:00:00",
+        "respondent/email": "Gone@Example.org",
+    }  # fmt: skip
+    erased = land_record(config, "kobo_test", kobotoolbox, "submissions", dict(record))
+    assert erased.records == 0
+    assert list(committed_manifests(config.landing_dir)) == []
+    kept = land_record(config, "kobo_test", kobotoolbox, "submissions", {**record, "_id": 2, "_uuid": "u-2",
+                       "respondent/email": "stays@example.org"})  # fmt: skip
+    assert kept.records == 1 and len(list(committed_manifests(config.landing_dir))) == 1
