@@ -46,6 +46,22 @@ create table if not exists audit.erasures (
     counts_per_place varchar not null,       -- JSON: {"landing:<source>/<stream>" | "raw.<table>": n}
     published_version varchar                -- the published copy that no longer holds the person
 );
+-- Source vs loaded vs quarantined rows per source, stream and load day (UTC), from audit.batches.
+create or replace view audit.reconciliation as
+select
+    source_instance,
+    system,
+    stream,
+    cast(timezone('UTC', loaded_at) as date) as load_date,
+    count(*) as batches,
+    sum(manifest_rows) as source_rows,
+    sum(loaded_rows) as loaded_rows,
+    sum(quarantined_rows) as quarantined_rows,
+    sum(loaded_rows) + sum(quarantined_rows) <> sum(manifest_rows) as is_mismatch,
+    min(loaded_at) as first_loaded_at,
+    max(loaded_at) as last_loaded_at
+from audit.batches
+group by source_instance, system, stream, cast(timezone('UTC', loaded_at) as date);
 """
 
 
