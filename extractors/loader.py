@@ -25,10 +25,32 @@ from extractors.warehouse import ensure_raw_table, ensure_schemas, release_in_pr
 log = logging.getLogger(__name__)
 
 # Whole lines as one column: the record separator never occurs in JSON text (it is escaped).
+# A line that is not valid UTF-8 is skipped by the reader and recorded in the rejects table, so
+# one corrupt line cannot stop the batch; it is quarantined by its line number instead.
 _READ_LINES = (
     "read_csv(?, columns={'line': 'VARCHAR'}, header=false, delim='\x1e', quote='', escape='', "
-    "auto_detect=false, max_line_size=268435456, compression='gzip', strict_mode=false)"
+    "auto_detect=false, max_line_size=268435456, compression='gzip', strict_mode=false, "
+    "ignore_errors=true, store_rejects=true, rejects_table='_engage_rejects', "
+    "rejects_scan='_engage_reject_scans')"
 )
+# Lines the reader kept, numbered as in the file: the k-th kept line is the k-th line number that
+# was not rejected (the part's row count comes from its verified manifest).
+_NUMBER_LINES = """
+    insert into _engage_lines
+    with rejected as (
+        select distinct line as line_number from _engage_rejects
+    ),
+    numbers as (
+        select range as line_number, row_number() over (order by range) as ordinal
+        from range(1, ? + 1)
+        where range not in (select line_number from rejected)
+    )
+    select ? + numbers.line_number, kept.line, null
+    from _engage_kept as kept inner join numbers using (ordinal)
+    union all
+    select ? + line_number, null, 'not valid UTF-8 (the landed bytes are kept in the landing zone)'
+    from rejected
+"""
 
 
 class CorruptBatchError(Exception):
@@ -95,10 +117,10 @@ def _classify_sql(manifest: Manifest) -> tuple[str, list[str]]:
     key_names = ", ".join(manifest.primary_key)
     sql = f"""
         with parsed as (
-            select line_number, line,
+            select line_number, line, read_error,
                    case when json_valid(line) and json_type(line::json) = 'OBJECT'
                         then line::json end as doc,
-                   json_valid(line) as is_json
+                   coalesce(json_valid(line), false) as is_json
             from _engage_lines
         ),
         keyed as (
@@ -106,6 +128,7 @@ def _classify_sql(manifest: Manifest) -> tuple[str, list[str]]:
         )
         select line_number, line, doc, record_key, cursor_value,
                case
+                   when read_error is not null then read_error
                    when not is_json then 'unparseable JSON'
                    when doc is null then 'not a JSON object'
                    when json_extract_string(doc, '$.{INVALID_REASON_FIELD}') is not null
@@ -131,13 +154,21 @@ def load_batch(con: duckdb.DuckDBPyConnection, directory: Path, manifest: Manife
                 manifest.batch_id, manifest.source_instance, manifest.stream, 0, 0, skipped=True
             )
         table = ensure_raw_table(con, manifest.system, manifest.stream)
-        con.execute("create or replace temp table _engage_lines (line_number bigint, line varchar)")
+        con.execute(
+            "create or replace temp table _engage_lines "
+            "(line_number bigint, line varchar, read_error varchar)"
+        )
         offset = 0
         for part in manifest.parts:
+            # Two statements: the rejects table exists only once the reader has run.
             con.execute(
-                f"insert into _engage_lines select ? + row_number() over (), line from {_READ_LINES}",
-                [offset, str(directory / part.name)],
+                "create or replace temp table _engage_kept as "
+                f"select line, row_number() over () as ordinal from {_READ_LINES}",
+                [str(directory / part.name)],
             )
+            con.execute(_NUMBER_LINES, [part.rows, offset, offset])
+            for scratch in ("_engage_kept", "_engage_rejects", "_engage_reject_scans"):
+                con.execute(f"drop table if exists {scratch}")
             offset += part.rows
         classify, params = _classify_sql(manifest)
         con.execute(f"create or replace temp table _engage_classified as {classify}", params)

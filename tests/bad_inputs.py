@@ -170,7 +170,13 @@ RECORD_CASES: list[RecordCase] = [
         b"<html><body>Service unavailable</body></html>\n",
         "quarantine: unparseable JSON",
     ),
-    RecordCase("blank_line", ORDERS, b"\n", "quarantine: not a JSON object"),
+    RecordCase("blank_line", ORDERS, b"\n", "quarantine: unparseable JSON"),  # empty is not JSON
+    RecordCase(
+        "invalid_utf8_bytes",
+        ORDERS,
+        b'{"code":"Q\xff\xfe","last_modified":"2024-02-01T00:00:00Z"}\n',
+        "quarantine: not valid UTF-8",
+    ),
     RecordCase(
         "utf8_bom_line",
         ORDERS,

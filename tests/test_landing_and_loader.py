@@ -122,20 +122,24 @@ LINES = [
     # right-to-left text and an emoji, escaped as json.dumps writes them
     b'{"code":"F","last_modified":"2024-01-03T00:00:00Z",'
     b'"note":"\\u0645\\u0631\\u062d\\u0628\\u0627 \\ud83d\\ude00"}\n',
+    b'{"code":"\xff\xfe","last_modified":"2024-01-04T00:00:00Z"}\n',  # not UTF-8: a corrupt file
+    b'{"code":"H","last_modified":"2024-01-05T00:00:00Z"}\n',  # keeps its line number after it
 ]
 
 
 def test_bad_lines_go_to_quarantine_with_reasons_and_the_rest_load(tmp_path: Path) -> None:
     config = load_config(_landed(tmp_path, LINES))
     [result] = load_pending(config)
-    assert (result.loaded, result.quarantined) == (2, 7)
+    assert (result.loaded, result.quarantined) == (3, 8)
     with duckdb.connect(str(config.warehouse_path), read_only=True) as con:
-        keys = con.execute("select record_key from raw.pretix__orders order by line_number").fetchall()
+        keys = con.execute(
+            "select record_key, line_number from raw.pretix__orders order by line_number"
+        ).fetchall()
         reasons = dict(con.execute("select line_number, reason from quarantine.records").fetchall())
         audit = con.execute(
             "select manifest_rows, loaded_rows, quarantined_rows from audit.batches"
         ).fetchall()
-    assert keys == [("A",), ("F",)]  # F: right-to-left text and emoji load as they are
+    assert keys == [("A", 1), ("F", 9), ("H", 11)]  # F: right-to-left text and emoji load as they are
     assert reasons == {
         2: "missing primary key (code)",
         3: "missing primary key (code)",
@@ -144,8 +148,9 @@ def test_bad_lines_go_to_quarantine_with_reasons_and_the_rest_load(tmp_path: Pat
         6: "unparseable JSON",
         7: "not a JSON object",
         8: "row 7: date_joined is not a date",
+        10: "not valid UTF-8 (the landed bytes are kept in the landing zone)",
     }
-    assert audit == [(9, 2, 7)]
+    assert audit == [(11, 3, 8)]
 
 
 def test_loading_twice_is_a_no_op(tmp_path: Path) -> None:
