@@ -40,5 +40,7 @@ bench: env  ## landing and loading throughput vs a row-by-row baseline -> bench/
 	$(RUN) python bench/bench_load.py
 
 .PHONY: reliability
-reliability: env  ## the fault suite at full size: every stream through a 30 % fault rate, then dbt
-	ENGAGE_RELIABILITY_FULL=1 $(RUN) pytest -q -s tests/test_faults.py
+reliability: env  ## full size: 30 % faults on every stream, SIGKILL at every point, readers during refreshes
+	ENGAGE_RELIABILITY_FULL=1 $(RUN) pytest -q -s tests/test_faults.py tests/test_crash_safety.py \
+	  tests/test_concurrent_readers.py
+
