@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from extractors import __version__
@@ -92,6 +93,25 @@ class _RangeFilter:
         return record_key(record, self.stream.primary_key) not in mark.keys
 
 
+def stream_writer(
+    config: PipelineConfig, source_name: str, system: ModuleType, stream_name: str, *, via: str = ""
+) -> BatchWriter:
+    """A landing batch for one stream, described by the stream's own declaration."""
+    stream: Stream = system.STREAMS[stream_name]
+    return BatchWriter(
+        config.landing_dir,
+        source_instance=source_name,
+        system=system.SYSTEM,
+        stream=stream_name,
+        mode=stream.mode,
+        primary_key=list(stream.primary_key),
+        cursor_field=stream.cursor_field,
+        cursor_type=stream.cursor_type,
+        partition_field=stream.partition_field,
+        extractor_version=f"{__version__}/{system.VERSION}" + (f"/{via}" if via else ""),
+    )
+
+
 def extract_stream(
     config: PipelineConfig,
     source_name: str,
@@ -128,18 +148,7 @@ def extract_stream(
     tracker = in_range.tracker
     source_files: dict[str, SourceFileInfo] = {}
 
-    writer = BatchWriter(
-        config.landing_dir,
-        source_instance=source_name,
-        system=system.SYSTEM,
-        stream=stream_name,
-        mode=stream.mode,
-        primary_key=list(stream.primary_key),
-        cursor_field=stream.cursor_field,
-        cursor_type=stream.cursor_type,
-        partition_field=stream.partition_field,
-        extractor_version=f"{__version__}/{system.VERSION}",
-    )
+    writer = stream_writer(config, source_name, system, stream_name)
     client = system.make_client(source_name, source)
     try:
         for page in stream.fetch(client, source, context):

@@ -50,9 +50,8 @@ from extractors import __version__, kobotoolbox, pretix
 from extractors.asset_events import LandedBatch, OnLanded
 from extractors.config import PipelineConfig
 from extractors.erasure import filter_suppressed, load_suppressed
-from extractors.extract import extract_stream
+from extractors.extract import extract_stream, stream_writer
 from extractors.http import SourceError
-from extractors.landing import BatchWriter
 from extractors.privacy import Pseudonymiser, apply_rules
 
 log = logging.getLogger(__name__)
@@ -157,18 +156,7 @@ def land_record(
     records = filter_suppressed([record], load_suppressed(config))
     if not records:
         return LandedBatch(source_name, stream_name, "", 0, via)
-    writer = BatchWriter(
-        config.landing_dir,
-        source_instance=source_name,
-        system=system.SYSTEM,
-        stream=stream_name,
-        mode=stream.mode,
-        primary_key=list(stream.primary_key),
-        cursor_field=stream.cursor_field,
-        cursor_type=stream.cursor_type,
-        partition_field=stream.partition_field,
-        extractor_version=f"{__version__}/{system.VERSION}/webhook",
-    )
+    writer = stream_writer(config, source_name, system, stream_name, via="webhook")
     try:
         writer.write(records)
         cursor = record.get(stream.cursor_field) if stream.cursor_field else None
