@@ -44,3 +44,7 @@ reliability: env  ## full size: 30 % faults on every stream, SIGKILL at every po
 	ENGAGE_RELIABILITY_FULL=1 $(RUN) pytest -q -s tests/test_faults.py tests/test_crash_safety.py \
 	  tests/test_concurrent_readers.py
 
+.PHONY: smoke-celery
+smoke-celery:  ## native distributed smoke run: Celery (2 workers), PostgreSQL, Redis, simulator (docs/smoke-celery.md)
+	$(UV) sync --frozen --extra deploy
+	scripts/smoke_celery.sh
