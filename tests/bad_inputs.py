@@ -255,6 +255,13 @@ RECORD_CASES: list[RecordCase] = [
         "loaded",
     ),
     RecordCase("sql_looking_text", ORDERS, _line(_order("SQLTXT", comment=SQL_TEXT)), "loaded"),
+    # Wrong types in fields that are neither key nor cursor: the record loads as it came; staging
+    # reads such a value as null (try_cast) instead of failing the whole refresh.
+    RecordCase("wrong_type_boolean", ORDERS, _line(_order("WTBOOL", testmode="maybe")), "loaded"),
+    RecordCase("wrong_type_timestamp", ORDERS, _line(_order("WTTIME", datetime="garbage")), "loaded"),
+    RecordCase(
+        "wrong_type_object", ORDERS, _line(_order("WTOBJ", invoice_address="not an object")), "loaded"
+    ),
     RecordCase("sql_looking_key", ORDERS, _line(_order(SQL_TEXT)), "loaded"),
     RecordCase("huge_string_1mb", ORDERS, _line(_order("HUGE", comment=HUGE_TEXT)), "loaded"),
     RecordCase(

@@ -38,8 +38,8 @@ plain_answers as (
         form_uid,
         form_version_id,
         question_path,
-        cast(null as varchar) as repeat_group_path,
-        cast(null as integer) as repeat_index,
+        try_cast(null as varchar) as repeat_group_path,
+        try_cast(null as integer) as repeat_index,
         answer_value,
         answer_type
     from top_level
@@ -55,7 +55,7 @@ repeat_items as (
         top_level.form_uid,
         top_level.form_version_id,
         top_level.question_path as repeat_group_path,
-        cast(items.key as integer) + 1 as repeat_index,
+        try_cast(items.key as integer) + 1 as repeat_index,
         items.value as item
     from top_level
     cross join json_each(top_level.answer_value) as items
@@ -107,7 +107,7 @@ renamed as (
         case
             when answer_type = 'VARCHAR' then answer_value ->> '$'
             when answer_type = 'NULL' then null
-            else cast(answer_value as varchar)
+            else try_cast(answer_value as varchar)
         end as answer_text
     from unioned
 

@@ -17,7 +17,7 @@ versions as (
     from assets
     cross join
         unnest(
-            cast(assets.record -> 'deployed_versions' -> 'results' as json[])
+            try_cast(assets.record -> 'deployed_versions' -> 'results' as json[])
         ) as unnested (version_record)
 
 ),
@@ -31,10 +31,10 @@ renamed as (
         form_uid,
         version_record ->> 'uid' as form_version_id,
         version_record ->> 'content_hash' as content_hash,
-        cast(version_record ->> 'date_deployed' as timestamptz) as deployed_at,
+        try_cast(version_record ->> 'date_deployed' as timestamptz) as deployed_at,
         row_number() over (
             partition by source_instance, form_uid
-            order by cast(version_record ->> 'date_deployed' as timestamptz)
+            order by try_cast(version_record ->> 'date_deployed' as timestamptz)
         ) as version_number
     from versions
 

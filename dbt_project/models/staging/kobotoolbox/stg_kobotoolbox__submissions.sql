@@ -16,14 +16,14 @@ renamed as (
         source_instance,
         record ->> '_xform_id_string' as form_uid,
         source_instance || ':' || (record ->> '_xform_id_string') as form_id,
-        cast(record ->> '_id' as bigint) as kobo_submission_id,
+        try_cast(record ->> '_id' as bigint) as kobo_submission_id,
         record ->> '_uuid' as submission_uuid,
         record ->> 'meta/instanceID' as instance_id,
         record ->> '__version__' as form_version_id,
         -- _submission_time is UTC without a zone suffix
-        cast(record ->> '_submission_time' as timestamp) at time zone 'UTC' as submitted_at,
-        cast(record ->> 'start' as timestamptz) as started_at,
-        cast(record ->> 'end' as timestamptz) as ended_at,
+        try_cast(record ->> '_submission_time' as timestamp) at time zone 'UTC' as submitted_at,
+        try_cast(record ->> 'start' as timestamptz) as started_at,
+        try_cast(record ->> 'end' as timestamptz) as ended_at,
         record ->> '_submitted_by' as submitted_by,
         record ->> '_status' as submission_status,
         coalesce(

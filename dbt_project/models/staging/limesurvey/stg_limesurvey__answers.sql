@@ -33,8 +33,8 @@ answers as (
         source_instance || ':' || record_key || ':' || question_code as answer_key,
         source_instance || ':' || record_key as response_key,
         source_instance,
-        cast(record ->> '_survey_id' as integer) as survey_id,
-        cast(record ->> 'id' as integer) as response_id,
+        try_cast(record ->> '_survey_id' as integer) as survey_id,
+        try_cast(record ->> 'id' as integer) as response_id,
         question_code,
         nullif(trim(json_extract_string(record, '$."' || question_code || '"')), '') as answer_text
     from question_codes

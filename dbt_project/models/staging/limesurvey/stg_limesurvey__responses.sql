@@ -21,14 +21,14 @@ renamed as (
     select
         source_instance || ':' || record_key as response_key,
         source_instance,
-        cast(record ->> '_survey_id' as integer) as survey_id,
-        cast(record ->> 'id' as integer) as response_id,
+        try_cast(record ->> '_survey_id' as integer) as survey_id,
+        try_cast(record ->> 'id' as integer) as response_id,
         -- server-local wall-clock times, as LimeSurvey stores them (no zone)
-        cast(nullif(record ->> 'startdate', '') as timestamp) as started_at_local,
-        cast(nullif(record ->> 'datestamp', '') as timestamp) as last_action_at_local,
-        cast(nullif(record ->> 'submitdate', '') as timestamp) as submitted_at_local,
+        try_cast(nullif(record ->> 'startdate', '') as timestamp) as started_at_local,
+        try_cast(nullif(record ->> 'datestamp', '') as timestamp) as last_action_at_local,
+        try_cast(nullif(record ->> 'submitdate', '') as timestamp) as submitted_at_local,
         nullif(record ->> 'submitdate', '') is not null as is_complete,
-        cast(nullif(record ->> 'lastpage', '') as integer) as last_page,
+        try_cast(nullif(record ->> 'lastpage', '') as integer) as last_page,
         lower(nullif(trim(record ->> 'startlanguage'), '')) as response_language,
         lower(
             nullif(trim(coalesce(record ->> 'ACTIVITY', record ->> 'ACTIVIDAD')), '')

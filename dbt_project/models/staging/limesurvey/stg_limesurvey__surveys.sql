@@ -19,11 +19,11 @@ renamed as (
     select
         source_instance || ':' || (record ->> 'sid') as survey_key,
         source_instance,
-        cast(record ->> 'sid' as integer) as survey_id,
+        try_cast(record ->> 'sid' as integer) as survey_id,
         record ->> 'surveyls_title' as survey_title,
         -- server-local wall-clock time, as LimeSurvey stores it (no zone)
-        cast(nullif(record ->> 'startdate', '') as timestamp) as starts_at_local,
-        cast(nullif(record ->> 'expires', '') as timestamp) as expires_at_local,
+        try_cast(nullif(record ->> 'startdate', '') as timestamp) as starts_at_local,
+        try_cast(nullif(record ->> 'expires', '') as timestamp) as expires_at_local,
         coalesce(upper(record ->> 'active') = 'Y', false) as is_active,
         batch_id,
         loaded_at

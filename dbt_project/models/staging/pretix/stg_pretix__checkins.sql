@@ -26,7 +26,7 @@ checkins as (
         checkin
     from current_snapshot
     cross join
-        unnest(cast(current_snapshot.record -> 'checkins' as json[])) as unnested (checkin)
+        unnest(try_cast(current_snapshot.record -> 'checkins' as json[])) as unnested (checkin)
 
 ),
 
@@ -35,15 +35,15 @@ renamed as (
     select
         source_instance || ':' || (checkin ->> 'id') as checkin_id,
         source_instance,
-        cast(checkin ->> 'id' as bigint) as pretix_checkin_id,
-        cast(checkin ->> 'list' as bigint) as checkin_list_id,
+        try_cast(checkin ->> 'id' as bigint) as pretix_checkin_id,
+        try_cast(checkin ->> 'list' as bigint) as checkin_list_id,
         source_instance || ':' || position_key as position_id,
         source_instance || ':' || order_code as order_id,
         source_instance || ':' || event_slug as activity_id,
         event_slug,
-        cast(checkin ->> 'datetime' as timestamptz) as checked_in_at,
+        try_cast(checkin ->> 'datetime' as timestamptz) as checked_in_at,
         coalesce(checkin ->> 'type', 'entry') as checkin_type,
-        coalesce(cast(checkin ->> 'auto_checked_in' as boolean), false) as is_auto_checked_in
+        coalesce(try_cast(checkin ->> 'auto_checked_in' as boolean), false) as is_auto_checked_in
     from checkins
     qualify
         row_number() over (

@@ -21,11 +21,11 @@ renamed as (
         source_instance,
         record ->> 'slug' as event_slug,
         coalesce(record -> 'name' ->> 'en', record ->> 'slug') as activity_name,
-        cast(record ->> 'date_from' as timestamptz) as starts_at,
-        cast(record ->> 'date_to' as timestamptz) as ends_at,
+        try_cast(record ->> 'date_from' as timestamptz) as starts_at,
+        try_cast(record ->> 'date_to' as timestamptz) as ends_at,
         -- calendar dates as the organiser entered them (local to the event), not UTC
-        cast(left(record ->> 'date_from', 10) as date) as start_date,
-        cast(left(record ->> 'date_to', 10) as date) as end_date,
+        try_cast(left(record ->> 'date_from', 10) as date) as start_date,
+        try_cast(left(record ->> 'date_to', 10) as date) as end_date,
         record ->> 'timezone' as event_timezone,
         record -> 'location' ->> 'en' as location_name,
         lower(trim(record -> 'meta_data' ->> 'activity_type')) as activity_type,
@@ -39,8 +39,8 @@ renamed as (
         nullif(trim(record -> 'meta_data' ->> 'region'), '') as region,
         nullif(trim(record -> 'meta_data' ->> 'experts'), '') as expert_codes_raw,
         nullif(trim(record -> 'meta_data' ->> 'organisers'), '') as organiser_codes_raw,
-        coalesce(cast(record ->> 'testmode' as boolean), false) as is_testmode,
-        coalesce(cast(record ->> 'live' as boolean), false) as is_live,
+        coalesce(try_cast(record ->> 'testmode' as boolean), false) as is_testmode,
+        coalesce(try_cast(record ->> 'live' as boolean), false) as is_live,
         batch_id,
         loaded_at
     from current_snapshot

@@ -16,7 +16,7 @@ positions as (
         orders.record ->> 'event' as event_slug,
         position_record
     from orders
-    cross join unnest(cast(orders.record -> 'positions' as json[])) as unnested (position_record)
+    cross join unnest(try_cast(orders.record -> 'positions' as json[])) as unnested (position_record)
 
 ),
 
@@ -30,7 +30,7 @@ answers as (
         answer -> 'option_identifiers' ->> 0 as option_identifier
     from positions
     cross join
-        unnest(cast(positions.position_record -> 'answers' as json[])) as unnested (answer)
+        unnest(try_cast(positions.position_record -> 'answers' as json[])) as unnested (answer)
 
 ),
 
@@ -55,13 +55,13 @@ renamed as (
     select
         positions.source_instance || ':' || (positions.position_record ->> 'id') as position_id,
         positions.source_instance,
-        cast(positions.position_record ->> 'id' as bigint) as pretix_position_id,
+        try_cast(positions.position_record ->> 'id' as bigint) as pretix_position_id,
         positions.source_instance || ':' || positions.order_code as order_id,
         positions.order_code,
-        cast(positions.position_record ->> 'positionid' as integer) as position_number,
+        try_cast(positions.position_record ->> 'positionid' as integer) as position_number,
         positions.source_instance || ':' || positions.event_slug as activity_id,
         positions.event_slug,
-        cast(positions.position_record ->> 'item' as bigint) as item_id,
+        try_cast(positions.position_record ->> 'item' as bigint) as item_id,
         positions.position_record ->> 'attendee_email_pseudonym' as attendee_email_pseudonym,
         positions.position_record ->> 'attendee_name_pseudonym' as attendee_name_pseudonym,
         -- the country question first, pretix's own attendee country field otherwise
@@ -75,7 +75,7 @@ renamed as (
         ) as organisation,
         answers_pivoted.sector,
         answers_pivoted.gender,
-        coalesce(cast(positions.position_record ->> 'canceled' as boolean), false) as is_canceled
+        coalesce(try_cast(positions.position_record ->> 'canceled' as boolean), false) as is_canceled
     from positions
     left join answers_pivoted
         on

@@ -22,11 +22,11 @@ renamed as (
         record ->> 'requester' as requester_organisation,
         record ->> 'requester_country' as requester_country_raw,
         record ->> 'topic' as topic,
-        cast(record ->> 'requested_date' as date) as requested_date,
-        cast(record ->> 'answered_date' as date) as answered_date,
+        try_cast(record ->> 'requested_date' as date) as requested_date,
+        try_cast(record ->> 'answered_date' as date) as answered_date,
         record ->> 'status' as request_status,
         record ->> '_file' as source_file_name,
-        cast(record ->> '_row' as integer) as source_file_row,
+        try_cast(record ->> '_row' as integer) as source_file_row,
         batch_id,
         loaded_at
     from current_version

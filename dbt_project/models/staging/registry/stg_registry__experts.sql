@@ -25,10 +25,10 @@ renamed as (
         record ->> 'home_country' as home_country_raw,
         from_json(record -> 'expertise_areas', '["varchar"]') as expertise_areas,
         from_json(record -> 'languages', '["varchar"]') as languages,
-        cast(record ->> 'joined_date' as date) as joined_date,
+        try_cast(record ->> 'joined_date' as date) as joined_date,
         record ->> 'status' as expert_status,
         record ->> '_file' as source_file_name,
-        cast(record ->> '_row' as integer) as source_file_row,
+        try_cast(record ->> '_row' as integer) as source_file_row,
         batch_id,
         loaded_at
     from current_version

@@ -25,11 +25,11 @@ renamed as (
         record ->> 'implementer' as implementer,
         from_json(record -> 'countries', '["varchar"]') as countries_raw,
         from_json(record -> 'themes', '["varchar"]') as themes,
-        cast(record ->> 'start_date' as date) as start_date,
-        cast(record ->> 'end_date' as date) as end_date,
-        cast(record ->> 'budget_eur' as decimal(18, 2)) as budget_eur,
+        try_cast(record ->> 'start_date' as date) as start_date,
+        try_cast(record ->> 'end_date' as date) as end_date,
+        try_cast(record ->> 'budget_eur' as decimal(18, 2)) as budget_eur,
         record ->> '_file' as source_file_name,
-        cast(record ->> '_row' as integer) as source_file_row,
+        try_cast(record ->> '_row' as integer) as source_file_row,
         batch_id,
         loaded_at
     from current_version

@@ -23,11 +23,11 @@ renamed as (
         record ->> 'organisation_name' as organisation_name,
         record ->> 'country' as country_raw,
         record ->> 'stakeholder_type' as stakeholder_type,
-        cast(record ->> 'joined_date' as date) as joined_date,
+        try_cast(record ->> 'joined_date' as date) as joined_date,
         record ->> 'contact_name_pseudonym' as contact_name_pseudonym,
         record ->> 'contact_email_pseudonym' as contact_email_pseudonym,
         record ->> '_file' as source_file_name,
-        cast(record ->> '_row' as integer) as source_file_row,
+        try_cast(record ->> '_row' as integer) as source_file_row,
         batch_id,
         loaded_at
     from current_version
