@@ -20,7 +20,9 @@ renamed as (
         record ->> 'deployed_version_id' as deployed_version_id,
         try_cast(record -> 'deployed_versions' ->> 'count' as integer) as deployed_version_count,
         coalesce(try_cast(record ->> 'has_deployment' as boolean), false) as is_deployed,
-        coalesce(try_cast(record ->> 'deployment__active' as boolean), false) as is_deployment_active,
+        coalesce(
+            try_cast(record ->> 'deployment__active' as boolean), false
+        ) as is_deployment_active,
         try_cast(record ->> 'deployment__submission_count' as bigint) as submission_count,
         try_cast(record ->> 'date_created' as timestamptz) as created_at,
         try_cast(record ->> 'date_modified' as timestamptz) as modified_at,

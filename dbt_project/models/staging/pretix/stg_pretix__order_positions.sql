@@ -16,7 +16,8 @@ positions as (
         orders.record ->> 'event' as event_slug,
         position_record
     from orders
-    cross join unnest(try_cast(orders.record -> 'positions' as json[])) as unnested (position_record)
+    cross join
+        unnest(try_cast(orders.record -> 'positions' as json[])) as unnested (position_record)
 
 ),
 
@@ -75,7 +76,9 @@ renamed as (
         ) as organisation,
         answers_pivoted.sector,
         answers_pivoted.gender,
-        coalesce(try_cast(positions.position_record ->> 'canceled' as boolean), false) as is_canceled
+        coalesce(
+            try_cast(positions.position_record ->> 'canceled' as boolean), false
+        ) as is_canceled
     from positions
     left join answers_pivoted
         on
