@@ -76,17 +76,18 @@ class _Matcher:
                     yield "name", token.strip()
 
 
-def _leaves(value: object) -> Iterator[str]:
+def string_leaves(value: object) -> Iterator[str]:
+    """Every string inside a value, looking into JSON text (records, raw JSON columns) too."""
     if isinstance(value, dict):
         for item in value.values():
-            yield from _leaves(item)
+            yield from string_leaves(item)
     elif isinstance(value, list | tuple):
         for item in value:
-            yield from _leaves(item)
+            yield from string_leaves(item)
     elif isinstance(value, str):
         if value[:1] in "{[":
             try:
-                yield from _leaves(json.loads(value))
+                yield from string_leaves(json.loads(value))
                 return
             except ValueError:
                 pass
@@ -107,7 +108,7 @@ def _scan_database(path: Path, matcher: _Matcher, findings: list[Finding], *, pa
             cursor = con.execute(f"select * from {relation}")
             while batch := cursor.fetchmany(10_000):
                 for row in batch:
-                    for leaf in _leaves([v for v in row if isinstance(v, str)]):
+                    for leaf in string_leaves([v for v in row if isinstance(v, str)]):
                         for kind, excerpt in matcher.check_value(leaf):
                             findings.append(Finding(place, kind, excerpt))
 
@@ -117,7 +118,7 @@ def _scan_landing(landing: Path, matcher: _Matcher, findings: list[Finding]) -> 
         with gzip.open(part, "rt", encoding="utf-8") as handle:
             for line in handle:
                 try:
-                    leaves = list(_leaves(json.loads(line)))
+                    leaves = list(string_leaves(json.loads(line)))
                 except ValueError:
                     leaves = [line]
                 for leaf in leaves:

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from extractors.cli import app
 from extractors.config import PipelineConfig, load_config
 from extractors.pipeline import RunSummary, run_pipeline
+from extractors.privacy_scan import string_leaves
 from tests.conftest import TOKEN_ENV, write_config
 
 pytestmark = pytest.mark.integration
@@ -103,23 +104,6 @@ def _people(seed_dataset) -> tuple[set[str], set[str]]:
     return emails, names
 
 
-def _leaves(value) -> Iterator[str]:
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _leaves(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _leaves(item)
-    elif isinstance(value, str):
-        if value[:1] in "{[":
-            try:
-                yield from _leaves(json.loads(value))
-                return
-            except ValueError:
-                pass
-        yield value
-
-
 def _exposed(strings: Iterator[str], emails: set[str], names: set[str]) -> list[str]:
     return [s for s in strings if EMAIL.search(s) or s.strip().lower() in names or s.lower() in emails]
 
@@ -135,14 +119,14 @@ def test_no_email_or_name_in_landing_raw_tables_or_published_marts(first_run) ->
         for part in config.landing_dir.rglob("part-*.ndjson.gz"):
             with gzip.open(part, "rt", encoding="utf-8") as handle:
                 for line in handle:
-                    yield from _leaves(json.loads(line))
+                    yield from string_leaves(json.loads(line))
 
     def database(path: Path) -> Iterator[str]:
         with duckdb.connect(str(path), read_only=True) as con:
             tables = con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
             for schema, table in tables:
                 for row in con.execute(f'select * from "{schema}"."{table}"').fetchall():
-                    yield from _leaves([v for v in row if isinstance(v, str)])
+                    yield from string_leaves([v for v in row if isinstance(v, str)])
 
     assert _exposed(landed(), emails, names) == []
     assert _exposed(database(config.warehouse_path), emails, names) == []
