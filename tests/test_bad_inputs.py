@@ -7,8 +7,6 @@ adds up per source and stream.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -19,46 +17,24 @@ import pytest
 
 from extractors import registry
 from extractors.config import PipelineConfig, load_config
-from extractors.landing import MANIFEST_NAME, BatchWriter, Manifest, PartInfo
 from extractors.loader import load_pending
 from extractors.streams import FetchContext
 from extractors.transform import TransformError, run_dbt
 from extractors.warehouse import ensure_schemas, raw_table
 from tests.bad_inputs import FILE_CASES, RECORD_CASES, SQL_TEXT, RecordCase, Stream
 from tests.conftest import write_config
+from tests.handmade_batches import land_lines
 
 # The item-map test fails by design on the corpus's new survey questions: it reports them.
 EXPECTED_TEST_FAILURES = {"assert_survey_questions_mapped"}
 
 
 def _land(landing: Path, stream: Stream, lines: list[bytes]) -> None:
-    """A committed batch written by hand, byte for byte (as tests/test_landing_and_loader.py does)."""
-    source = f"{stream.system}_corpus"
-    common = dict(
-        source_instance=source,
-        system=stream.system,
-        stream=stream.stream,
-        mode="incremental" if stream.cursor_field else "snapshot",
-        primary_key=list(stream.primary_key),
-        cursor_field=stream.cursor_field,
+    land_lines(
+        landing, lines, source_instance=f"{stream.system}_corpus", system=stream.system,
+        stream=stream.stream, primary_key=list(stream.primary_key), cursor_field=stream.cursor_field,
         cursor_type=stream.cursor_type,
-    )
-    writer = BatchWriter(landing, extractor_version="corpus", **common)
-    part = writer.directory / "part-00000.ndjson.gz"
-    with gzip.open(part, "wb") as handle:
-        handle.writelines(lines)
-    manifest = Manifest(
-        batch_id=writer.batch_id,
-        **common,
-        cursor_start=None,
-        cursor_end=None,
-        row_count=len(lines),
-        content_sha256="not-checked-by-the-loader",
-        parts=[PartInfo(name=part.name, rows=len(lines), sha256=hashlib.sha256(b"".join(lines)).hexdigest())],
-        extractor_version="corpus",
-        extracted_at="2024-01-01T00:00:00+00:00",
-    )
-    (writer.directory / MANIFEST_NAME).write_text(manifest.model_dump_json())
+    )  # fmt: skip
 
 
 class Corpus(SimpleNamespace):

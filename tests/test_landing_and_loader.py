@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 from pathlib import Path
 
 import duckdb
@@ -11,16 +10,14 @@ import pytest
 
 from extractors.config import load_config
 from extractors.landing import (
-    MANIFEST_NAME,
     BatchWriter,
-    Manifest,
     MarkInfo,
-    PartInfo,
     committed_manifests,
     stream_state,
 )
 from extractors.loader import CorruptBatchError, load_pending
 from tests.conftest import write_config
+from tests.handmade_batches import land_lines
 
 
 def _writer(landing: Path, stream: str = "orders", **kwargs) -> BatchWriter:
@@ -81,29 +78,12 @@ def test_integer_cursors_are_kept_per_partition(tmp_path: Path) -> None:
 
 
 def _landed(tmp_path: Path, lines: list[bytes]) -> Path:
-    """A committed batch written by hand, byte for byte, so bad lines reach the loader as they are."""
+    """A config whose landing zone holds one hand-written batch of pretix orders."""
     config_path = write_config(tmp_path, "http://127.0.0.1:1/")
-    writer = _writer(tmp_path / "landing")
-    part = writer.directory / "part-00000.ndjson.gz"
-    with gzip.open(part, "wb") as handle:
-        handle.writelines(lines)
-    manifest = Manifest(
-        batch_id=writer.batch_id,
-        source_instance="pretix_test",
-        system="pretix",
-        stream="orders",
-        mode="incremental",
-        primary_key=["code"],
-        cursor_field="last_modified",
-        cursor_start=None,
-        cursor_end=None,
-        row_count=len(lines),
-        content_sha256="not-checked-by-the-loader",
-        parts=[PartInfo(name=part.name, rows=len(lines), sha256=hashlib.sha256(b"".join(lines)).hexdigest())],
-        extractor_version="test",
-        extracted_at="2024-01-01T00:00:00+00:00",
-    )
-    (writer.directory / MANIFEST_NAME).write_text(manifest.model_dump_json())
+    land_lines(
+        tmp_path / "landing", lines, source_instance="pretix_test", system="pretix", stream="orders",
+        primary_key=["code"], cursor_field="last_modified",
+    )  # fmt: skip
     return config_path
 
 
