@@ -20,9 +20,9 @@ from typing import Any
 
 import duckdb
 
-from extractors.landing import BatchWriter, committed_manifests
-from extractors.loader import load_batch
-from extractors.warehouse import ensure_schemas
+from engage.landing.batches import BatchWriter, committed_manifests
+from engage.warehouse.loader import load_batch
+from engage.warehouse.schema import ensure_schemas
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 BASELINE_ROWS = 5_000  # enough to time executemany without waiting minutes

@@ -1,5 +1,5 @@
 """Airflow: one extract DAG per source instance in config/pipeline.yml (a new entry, a new DAG)."""
 
-from extractors.dag_factory import build_extract_dags
+from engage.orchestration.dag_factory import build_extract_dags
 
 globals().update(build_extract_dags())

@@ -1,5 +1,5 @@
 """Airflow: load -> dbt (Cosmos) -> publish, scheduled on the landed-stream assets."""
 
-from extractors.dag_factory import build_warehouse_dag
+from engage.orchestration.dag_factory import build_warehouse_dag
 
 engage_warehouse = build_warehouse_dag()

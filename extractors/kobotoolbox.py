@@ -30,11 +30,9 @@ from collections.abc import Iterator
 from datetime import UTC
 from urllib.parse import quote
 
-from extractors.config import KoboSource
 from extractors.http import ApiClient, token_client
-from extractors.landing import parse_cursor
-from extractors.privacy import FieldRule
-from extractors.streams import FetchContext, Page, Stream
+from extractors.source_config import KoboSource
+from extractors.streams import FetchContext, FieldRule, Page, Stream, parse_cursor
 
 SYSTEM = "kobotoolbox"
 VERSION = "kobotoolbox-1"

@@ -23,10 +23,9 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from extractors.config import LimeSurveySource
 from extractors.http import ApiClient, SourceError
-from extractors.privacy import FieldRule
-from extractors.streams import FetchContext, Page, Stream
+from extractors.source_config import LimeSurveySource
+from extractors.streams import FetchContext, FieldRule, Page, Stream
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import quote
 
-from extractors.config import PretixSource
 from extractors.http import ApiClient, token_client
-from extractors.privacy import FieldRule
-from extractors.streams import FetchContext, Page, Stream
+from extractors.source_config import PretixSource
+from extractors.streams import FetchContext, FieldRule, Page, Stream
 
 SYSTEM = "pretix"
 VERSION = "pretix-1"

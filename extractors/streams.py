@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
-
-from extractors.privacy import FieldRule
 
 Page = list[dict[str, Any]]
 CursorType = Literal["timestamp", "integer"]
@@ -14,6 +13,25 @@ CursorType = Literal["timestamp", "integer"]
 # A record carrying this field is landed as it is and quarantined by the loader with its value as
 # the reason: extractors that validate (e.g. a registry file's declared schema) never drop a row.
 INVALID_REASON_FIELD = "_quarantine_reason"
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """What happens to one personal field. `path` is dotted; `[]` steps into every list item."""
+
+    path: str
+    action: str  # "pseudonymise" (replaced by <field>_pseudonym) or "drop"
+
+
+def parse_cursor(value: str) -> datetime:
+    """ISO timestamps with any offset (or `Z`) compared as instants, not as text."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def cursor_order(value: str, cursor_type: str) -> datetime | int:
+    """A cursor value in the form it is compared in; ValueError when it is not of its type."""
+    return parse_cursor(value) if cursor_type == "timestamp" else int(value)
 
 
 @dataclass(frozen=True)

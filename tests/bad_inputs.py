@@ -17,9 +17,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from engage.privacy.pseudonymise import Pseudonymiser, apply_rules
 from extractors import registry
-from extractors.privacy import Pseudonymiser, apply_rules
-from extractors.registry_schemas import SCHEMAS
+from extractors.registry.schemas import SCHEMAS
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from extractors.config import PipelineConfig, load_config
+from engage.config import PipelineConfig, load_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TOKEN_ENV = "ENGAGE_TEST_PRETIX_TOKEN"

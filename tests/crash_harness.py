@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from extractors.landing import MANIFEST_NAME, committed_manifests
+from engage.landing.batches import MANIFEST_NAME, committed_manifests
 
 ENGAGE = str(Path(sys.executable).with_name("engage"))
 POLL_SECONDS = 0.005

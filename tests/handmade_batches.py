@@ -6,7 +6,7 @@ import gzip
 import hashlib
 from pathlib import Path
 
-from extractors.landing import MANIFEST_NAME, BatchWriter, Manifest, PartInfo
+from engage.landing.batches import MANIFEST_NAME, BatchWriter, Manifest, PartInfo
 
 
 def land_lines(

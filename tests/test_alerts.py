@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from extractors.alerts import (
+from engage.orchestration.alerts import (
     Alert,
     LogNotifier,
     SmtpNotifier,
@@ -104,8 +104,8 @@ def test_a_failing_extract_task_sends_its_alert(
 ) -> None:
     from airflow.utils.state import DagRunState
 
-    from extractors.config import load_config
-    from extractors.dag_factory import build_extract_dag
+    from engage.config import load_config
+    from engage.orchestration.dag_factory import build_extract_dag
     from tests.test_dags import _without_retries
 
     bodies: list[dict] = []

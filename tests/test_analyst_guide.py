@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from extractors.config import PipelineConfig, load_config
-from extractors.pipeline import run_pipeline
+from engage.config import PipelineConfig, load_config
+from engage.pipeline import run_pipeline
 from tests.conftest import PROJECT_ROOT, write_config
 
 pytestmark = pytest.mark.integration

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from extractors.config import load_config
-from extractors.extract import extract_stream
-from extractors.landing import committed_manifests, parse_cursor, stream_state
-from extractors.streams import Window
+from engage.config import load_config
+from engage.extract import extract_stream
+from engage.landing.batches import committed_manifests, stream_state
+from extractors.streams import Window, parse_cursor
 from tests.conftest import write_config
 
 START, END = "2021-03-01T00:00:00+01:00", "2021-06-01T00:00:00+02:00"

@@ -15,12 +15,12 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
+from engage.config import PipelineConfig, load_config
+from engage.warehouse.dbt import TransformError, run_dbt
+from engage.warehouse.loader import load_pending
+from engage.warehouse.schema import ensure_schemas, raw_table
 from extractors import registry
-from extractors.config import PipelineConfig, load_config
-from extractors.loader import load_pending
 from extractors.streams import FetchContext
-from extractors.transform import TransformError, run_dbt
-from extractors.warehouse import ensure_schemas, raw_table
 from tests.bad_inputs import FILE_CASES, RECORD_CASES, SQL_TEXT, RecordCase, Stream
 from tests.conftest import write_config
 from tests.handmade_batches import land_lines

@@ -21,9 +21,9 @@ import duckdb
 import pytest
 import requests
 
-from extractors.config import load_config
-from extractors.pipeline import run_pipeline
-from extractors.publish import publish
+from engage.config import load_config
+from engage.pipeline import run_pipeline
+from engage.warehouse.publish import publish
 from tests.conftest import TOKEN_ENV, write_config
 
 pytestmark = pytest.mark.integration

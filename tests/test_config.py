@@ -8,8 +8,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from extractors.cli import app
-from extractors.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+from engage.cli import app
+from engage.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
 from tests.conftest import write_config
 
 

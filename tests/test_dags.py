@@ -56,8 +56,8 @@ def test_dag_structure(dagbag) -> None:
 
 
 def test_a_new_source_in_the_config_adds_its_dag(airflow_env: Path, tmp_path: Path) -> None:
-    from extractors.config import load_config
-    from extractors.dag_factory import build_extract_dags
+    from engage.config import load_config
+    from engage.orchestration.dag_factory import build_extract_dags
 
     data = yaml.safe_load(airflow_env.read_text())
     data["sources"]["pretix_partner_two"] = {**data["sources"]["pretix_test"], "schedule": "0 6 * * *"}
@@ -77,7 +77,7 @@ def _without_retries(dag):
 def test_extract_then_warehouse_dag_runs_publish_the_marts(dagbag, airflow_env: Path) -> None:
     from airflow.utils.state import DagRunState, TaskInstanceState
 
-    from extractors.config import load_config
+    from engage.config import load_config
 
     config = load_config(airflow_env)
     extract_run = _without_retries(dagbag.get_dag("engage_extract_pretix_test")).test()
@@ -103,9 +103,10 @@ def test_a_run_over_a_past_interval_lands_exactly_that_interval(
     import pendulum
     from airflow.utils.state import DagRunState
 
-    from extractors.config import load_config
-    from extractors.dag_factory import build_extract_dag
-    from extractors.landing import committed_manifests, parse_cursor
+    from engage.config import load_config
+    from engage.landing.batches import committed_manifests
+    from engage.orchestration.dag_factory import build_extract_dag
+    from extractors.streams import parse_cursor
     from simulator.pretix_data import generate
 
     config = load_config(write_config(tmp_path, simulator.pretix_url))

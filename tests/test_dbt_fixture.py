@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from extractors.warehouse import ensure_schemas
+from engage.warehouse.schema import ensure_schemas
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT_DIR = REPO / "dbt_project"

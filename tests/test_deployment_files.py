@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from extractors.config import PROJECT_ROOT, load_config
+from engage.config import PROJECT_ROOT, load_config
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
@@ -95,14 +95,16 @@ def _mounts(service: dict[str, Any]) -> dict[str, str]:
 
 
 def _writer_pool() -> str:
-    """WRITER_POOL from extractors/dag_factory.py, read without importing Airflow."""
-    tree = ast.parse((PROJECT_ROOT / "extractors" / "dag_factory.py").read_text(encoding="utf-8"))
+    """WRITER_POOL from engage/orchestration/dag_factory.py, read without importing Airflow."""
+    tree = ast.parse(
+        (PROJECT_ROOT / "engage" / "orchestration" / "dag_factory.py").read_text(encoding="utf-8")
+    )
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "WRITER_POOL" for t in node.targets
         ):
             return ast.literal_eval(node.value)
-    raise AssertionError("WRITER_POOL not found in extractors/dag_factory.py")
+    raise AssertionError("WRITER_POOL not found in engage/orchestration/dag_factory.py")
 
 
 def test_compose_has_the_official_celery_layout_and_the_demo_services(services):

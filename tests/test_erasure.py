@@ -11,14 +11,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from extractors.cli import app
-from extractors.config import PipelineConfig, load_config
-from extractors.erasure import erase_person, pseudonyms_for
-from extractors.extract import extract_stream
-from extractors.landing import committed_manifests
-from extractors.loader import load_pending, verify_batch
-from extractors.pipeline import run_pipeline
-from extractors.privacy_scan import scan
+from engage.cli import app
+from engage.config import PipelineConfig, load_config
+from engage.extract import extract_stream
+from engage.landing.batches import committed_manifests
+from engage.pipeline import run_pipeline
+from engage.privacy.erasure import erase_person, pseudonyms_for
+from engage.privacy.scan import scan
+from engage.warehouse.loader import load_pending, verify_batch
 from tests.conftest import write_config
 
 pytestmark = pytest.mark.integration

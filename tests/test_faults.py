@@ -22,10 +22,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from extractors.config import PipelineConfig, load_config
-from extractors.extract import extract_stream
+from engage.config import PipelineConfig, load_config
+from engage.extract import extract_stream
+from engage.warehouse.loader import load_pending
 from extractors.http import ApiClient, SourceError
-from extractors.loader import load_pending
 from simulator.faults import FAULT_KINDS, FaultPlan, FaultRule
 from simulator.http_app import Request, Router, make_server, paginate
 from tests.conftest import TOKEN_ENV, write_config
@@ -279,7 +279,7 @@ def faulty_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         config: PipelineConfig = load_config(write_config(folder, sim.pretix_url, sources=sources))
         results = {}
         if FULL:
-            import extractors.pipeline as pipeline_module
+            import engage.pipeline as pipeline_module
 
             seen: list[Any] = []
             original = pipeline_module.extract_stream

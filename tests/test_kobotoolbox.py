@@ -16,14 +16,14 @@ import duckdb
 import pytest
 import requests
 
-from extractors.config import PipelineConfig, load_config
-from extractors.extract import extract_stream
+from engage.config import PipelineConfig, load_config
+from engage.extract import extract_stream
+from engage.privacy.pseudonymise import DEMO_KEY, Pseudonymiser
+from engage.warehouse.dbt import build
+from engage.warehouse.loader import load_pending
 from extractors.http import SourceError
 from extractors.kobotoolbox import IDENTIFYING_QUESTIONS, kobo_timestamp
-from extractors.loader import load_pending
-from extractors.privacy import DEMO_KEY, Pseudonymiser
 from extractors.streams import Window
-from extractors.transform import build
 from simulator.kobo_api import DEMO_KOBO_TOKEN
 from simulator.kobo_data import is_answer_key
 from tests.conftest import write_config

@@ -8,14 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from extractors.config import load_config
-from extractors.landing import (
-    BatchWriter,
-    MarkInfo,
-    committed_manifests,
-    stream_state,
-)
-from extractors.loader import CorruptBatchError, load_pending
+from engage.config import load_config
+from engage.landing.batches import BatchWriter, MarkInfo, committed_manifests, stream_state
+from engage.warehouse.loader import CorruptBatchError, load_pending
 from tests.conftest import write_config
 from tests.handmade_batches import land_lines
 

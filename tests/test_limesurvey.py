@@ -16,13 +16,13 @@ import duckdb
 import pytest
 import requests
 
-from extractors.config import PipelineConfig, load_config
-from extractors.extract import extract_stream
+from engage.config import PipelineConfig, load_config
+from engage.extract import extract_stream
+from engage.privacy.pseudonymise import DEMO_KEY, Pseudonymiser
+from engage.warehouse.dbt import build
+from engage.warehouse.loader import load_pending
 from extractors.http import SourceError
 from extractors.limesurvey import PSEUDONYMISED_CODES
-from extractors.loader import load_pending
-from extractors.privacy import DEMO_KEY, Pseudonymiser
-from extractors.transform import build
 from tests.conftest import write_config
 from tests.scripted_server import scripted_server
 

@@ -17,9 +17,9 @@ import duckdb
 import pytest
 import yaml
 
-from extractors.config import PipelineConfig, RetentionSettings, load_config
-from extractors.extract import extract_stream
-from extractors.landing import (
+from engage.config import PipelineConfig, RetentionSettings, load_config
+from engage.extract import extract_stream
+from engage.landing.batches import (
     MANIFEST_NAME,
     BatchWriter,
     Manifest,
@@ -28,14 +28,11 @@ from extractors.landing import (
     new_batch_id,
     stream_state,
 )
-from extractors.loader import load_pending
-from extractors.maintenance import (
-    PublishedCopyError,
-    apply_retention,
-    check_published,
-    checkpoint_warehouse,
-)
-from extractors.publish import publish
+from engage.maintenance.checkpoint import checkpoint_warehouse
+from engage.maintenance.published_check import PublishedCopyError, check_published
+from engage.maintenance.retention import apply_retention
+from engage.warehouse.loader import load_pending
+from engage.warehouse.publish import publish
 from tests.conftest import PROJECT_ROOT, write_config
 from tests.scripted_server import scripted_server
 
@@ -265,7 +262,7 @@ def test_the_maintenance_dag_imports_with_its_conventions(
 
 
 def _dag_run(config_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from extractors.dag_maintenance import build_maintenance_dag
+    from engage.orchestration.dag_maintenance import build_maintenance_dag
     from tests.test_dags import _without_retries
 
     monkeypatch.setenv("ENGAGE_CONFIG", str(config_path))  # dag.test() parses the DAG folder too
@@ -323,7 +320,7 @@ def test_a_broken_published_copy_fails_the_run_and_alerts(
 def test_engage_maintain_runs_the_same_functions(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from extractors.cli import app
+    from engage.cli import app
 
     config = _small_warehouse(tmp_path)
     runner = CliRunner()

@@ -16,8 +16,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from extractors.config import PipelineConfig, load_config
-from extractors.pipeline import run_pipeline
+from engage.config import PipelineConfig, load_config
+from engage.pipeline import run_pipeline
 from simulator import kobo_data, limesurvey_data, pretix_data
 from tests.conftest import write_config
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from extractors.config import PipelineConfig, load_config
-from extractors.pipeline import run_pipeline
+from engage.config import PipelineConfig, load_config
+from engage.pipeline import run_pipeline
 from simulator import pretix_data, registry_files
 from tests.conftest import write_config
 

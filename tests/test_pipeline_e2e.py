@@ -13,10 +13,10 @@ import pytest
 import requests
 from typer.testing import CliRunner
 
-from extractors.cli import app
-from extractors.config import PipelineConfig, load_config
-from extractors.pipeline import RunSummary, run_pipeline
-from extractors.privacy_scan import string_leaves
+from engage.cli import app
+from engage.config import PipelineConfig, load_config
+from engage.pipeline import RunSummary, run_pipeline
+from engage.privacy.scan import string_leaves
 from tests.conftest import TOKEN_ENV, write_config
 
 pytestmark = pytest.mark.integration

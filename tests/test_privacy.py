@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from engage.privacy.pseudonymise import MissingKeyError, Pseudonymiser, apply_rules
 from extractors.pretix import ORDER_RULES
-from extractors.privacy import MissingKeyError, Pseudonymiser, apply_rules
 
 
 def test_pseudonyms_are_stable_normalised_and_key_dependent() -> None:

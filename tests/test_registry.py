@@ -14,10 +14,10 @@ import duckdb
 import openpyxl
 import pytest
 
+from engage.config import PipelineConfig, load_config
+from engage.extract import extract_stream
+from engage.warehouse.loader import load_pending
 from extractors import registry
-from extractors.config import PipelineConfig, load_config
-from extractors.extract import extract_stream
-from extractors.loader import load_pending
 from extractors.streams import FetchContext
 from simulator import registry_files
 from tests.conftest import write_config
@@ -293,7 +293,7 @@ def test_a_file_lands_once_even_when_dropped_again_or_renamed(tmp_path: Path) ->
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[PipelineConfig, list[Path]]:
-    from extractors.transform import build
+    from engage.warehouse.dbt import build
 
     folder = tmp_path_factory.mktemp("registry_e2e")
     inbox = folder / "inbox"

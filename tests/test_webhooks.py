@@ -14,12 +14,12 @@ import duckdb
 import pytest
 import requests
 
-from extractors.asset_events import AirflowAssetEvents, LandedBatch, refresh_in_process
-from extractors.config import PipelineConfig, load_config
-from extractors.landing import committed_manifests
-from extractors.pipeline import run_pipeline
-from extractors.privacy import DEMO_KEY, Pseudonymiser
-from extractors.webhooks import serve_in_thread, sign
+from engage.config import PipelineConfig, load_config
+from engage.landing.batches import committed_manifests
+from engage.orchestration.asset_events import AirflowAssetEvents, LandedBatch, refresh_in_process
+from engage.pipeline import run_pipeline
+from engage.privacy.pseudonymise import DEMO_KEY, Pseudonymiser
+from engage.webhooks.receiver import serve_in_thread, sign
 from tests.conftest import TOKEN_ENV, write_config
 from tests.scripted_server import scripted_server
 
@@ -332,9 +332,9 @@ def test_a_signed_push_reaches_the_published_marts(
 
 
 def test_a_push_for_an_erased_person_lands_nothing(tmp_path: Path) -> None:
+    from engage.privacy.suppression import suppression_path
+    from engage.webhooks.handlers import land_record
     from extractors import kobotoolbox
-    from extractors.erasure import suppression_path
-    from extractors.webhooks import land_record
 
     config = load_config(write_config(tmp_path, "http://127.0.0.1:1/pretix/api/v1/"))
     key = Pseudonymiser.from_environment(config.privacy.key_env, allow_demo_key=True)

@@ -1,8 +1,8 @@
-"""Maintenance: landing retention, warehouse checkpoint, and a check of the analysts' published copy.
+"""Landing retention: old, loaded batches go; nothing that holds data or state does.
 
 The same functions run from the `engage_maintenance` DAG, from `engage maintain` and in the tests.
 
-Landing retention never loses data or state:
+Retention never loses data or state:
 
 - a committed batch goes only when it is older than `retention.landing_days` (its age is the
   manifest's `extracted_at`, written once at commit: unlike a file's mtime it survives copies,
@@ -33,24 +33,16 @@ from pathlib import Path
 
 import duckdb
 
-from extractors.config import PipelineConfig
-from extractors.landing import MANIFEST_NAME, Manifest, committed_manifests, cursor_order, parse_cursor
-from extractors.locking import writer_slot
-from extractors.publish import MARTS_SCHEMA, mart_tables
-from extractors.warehouse import quote_identifier, release_in_process_dbt
+from engage.config import PipelineConfig
+from engage.landing.batches import MANIFEST_NAME, Manifest, committed_manifests
+from engage.warehouse.schema import release_in_process_dbt
+from engage.warehouse.writer_slot import writer_slot
+from extractors.streams import cursor_order, parse_cursor
 
 log = logging.getLogger(__name__)
 
 ORPHAN_AGE = timedelta(days=1)
 DELETING_PREFIX = ".deleting-"
-
-
-class PublishedCopyError(Exception):
-    """The analysts' published copy is missing, stale or incomplete."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Landing retention
 
 
 @dataclass(frozen=True)
@@ -182,132 +174,3 @@ def apply_retention(
             for parked in landing.glob(f"*/*/{DELETING_PREFIX}batch=*"):
                 shutil.rmtree(parked, ignore_errors=True)
     return RetentionResult(deleted, deleted_bytes, orphans, orphan_bytes, kept_state, kept_unloaded, dry_run)
-
-
-# ---------------------------------------------------------------------------------------------
-# Warehouse checkpoint
-
-
-@dataclass(frozen=True)
-class CheckpointResult:
-    size_before: int  # database file + write-ahead log, bytes
-    size_after: int
-    wal_before: int
-    wal_after: int
-    vacuumed: bool
-
-    def summary(self) -> dict[str, int | bool]:
-        return {
-            "size_before": self.size_before,
-            "size_after": self.size_after,
-            "wal_before": self.wal_before,
-            "wal_after": self.wal_after,
-            "vacuumed": self.vacuumed,
-        }
-
-
-def _sizes(warehouse: Path) -> tuple[int, int]:
-    wal = warehouse.with_name(warehouse.name + ".wal")
-    main = warehouse.stat().st_size if warehouse.exists() else 0
-    log_size = wal.stat().st_size if wal.exists() else 0
-    return main + log_size, log_size
-
-
-def checkpoint_warehouse(config: PipelineConfig, *, vacuum: bool = True) -> CheckpointResult:
-    """Fold the WAL into the file and reuse freed blocks (CHECKPOINT), refresh statistics (VACUUM
-    ANALYZE: DuckDB's VACUUM reclaims no space itself, the checkpoint does), under the writer slot."""
-    warehouse = config.warehouse_path
-    if not warehouse.exists():
-        raise FileNotFoundError(f"no warehouse at {warehouse}: nothing to checkpoint (run a load first)")
-    with writer_slot(warehouse):
-        release_in_process_dbt()
-        size_before, wal_before = _sizes(warehouse)
-        with duckdb.connect(str(warehouse)) as con:
-            if vacuum:
-                con.execute("vacuum analyze")
-            con.execute("force checkpoint")
-        size_after, wal_after = _sizes(warehouse)
-    log.info("warehouse %s: %d -> %d bytes (WAL %d -> %d)", warehouse, size_before, size_after,
-             wal_before, wal_after)  # fmt: skip
-    return CheckpointResult(size_before, size_after, wal_before, wal_after, vacuum)
-
-
-# ---------------------------------------------------------------------------------------------
-# Published copy check
-
-
-@dataclass(frozen=True)
-class PublishedCheck:
-    version: str
-    tables: dict[str, int]
-
-
-def check_published(config: PipelineConfig) -> PublishedCheck:
-    """The published copy matches the warehouse's marts: every table, same row counts; the Parquet
-    link points at an existing version with one file per table; the report exists.
-
-    Raises PublishedCopyError listing every problem found.
-    """
-    marts, published, warehouse = config.marts_path, config.published_dir, config.warehouse_path
-    where = f"published copy {marts}"
-    if not marts.exists():
-        raise PublishedCopyError(f"{where} is missing: run `engage publish`")
-    if not warehouse.exists():
-        raise PublishedCopyError(f"no warehouse at {warehouse} to compare {marts} with")
-    problems: list[str] = []
-    with writer_slot(warehouse):
-        release_in_process_dbt()
-        with duckdb.connect(str(marts), read_only=True) as con:
-            con.execute("attach ? as warehouse (read_only)", [str(warehouse)])
-            expected = {
-                t: con.execute(
-                    f"select count(*) from warehouse.{MARTS_SCHEMA}.{quote_identifier(t)}"
-                ).fetchone()[0]
-                for t in mart_tables(con, "warehouse")
-            }
-            present = {
-                row[0]
-                for row in con.execute(
-                    "select table_name from duckdb_tables() where database_name = current_database()"
-                ).fetchall()
-            }
-            counts: dict[str, int] = {}
-            for table, rows in expected.items():
-                if table not in present:
-                    problems.append(f"table {table} is missing from {marts}")
-                    continue
-                name = quote_identifier(table)
-                counts[table] = con.execute(f"select count(*) from main.{name}").fetchone()[0]
-                if counts[table] != rows:
-                    problems.append(f"table {table}: {counts[table]} rows published, {rows} in the warehouse")
-            version = ""
-            if "_published" in present:
-                version = con.execute("select version from main._published").fetchone()[0]
-            con.execute("detach warehouse")
-    if not expected:
-        problems.append(f"the warehouse {warehouse} has no tables in schema {MARTS_SCHEMA}")
-    link = published / "parquet"
-    if not link.is_symlink():
-        problems.append(f"{link} is not a symlink to a parquet-<version> folder")
-    elif not link.resolve().is_dir():
-        problems.append(f"{link} points at {os.readlink(link)}, which does not exist")
-    else:
-        target = link.resolve()
-        files = {p.stem: p for p in target.glob("*.parquet")}
-        for table in sorted(set(expected) - set(files)):
-            problems.append(f"{target.name} has no {table}.parquet")
-        for extra in sorted(set(files) - set(expected)):
-            problems.append(f"{target.name} has {extra}.parquet, which is not a table of the warehouse")
-        with duckdb.connect() as con:
-            for table in sorted(set(expected) & set(files)):
-                rows = con.execute("select count(*) from read_parquet(?)", [str(files[table])]).fetchone()[0]
-                if rows != expected[table]:
-                    problems.append(f"{target.name}/{table}.parquet: {rows} rows, {expected[table]} expected")
-        if version and target.name != f"parquet-{version}":
-            problems.append(f"{link} points at {target.name}, the database is version {version}")
-    report = published / "report.md"
-    if not report.is_file() or report.stat().st_size == 0:
-        problems.append(f"{report} is missing or empty")
-    if problems:
-        raise PublishedCopyError(f"{where} is not sound:\n  " + "\n  ".join(problems))
-    return PublishedCheck(version, counts)

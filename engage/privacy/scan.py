@@ -18,8 +18,9 @@ from pathlib import Path
 
 import duckdb
 
-from extractors.config import LoginCredentials, PipelineConfig, TokenCredentials
-from extractors.privacy import DEMO_KEY
+from engage.config import PipelineConfig
+from engage.privacy.pseudonymise import DEMO_KEY
+from extractors.source_config import LoginCredentials, TokenCredentials
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 MIN_SECRET_LENGTH = 8  # shorter values (a user name such as "demo") would match ordinary words

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import duckdb
 
-from extractors.config import PipelineConfig
-from extractors.landing import Manifest, committed_manifests
-from extractors.locking import writer_slot
+from engage.config import PipelineConfig
+from engage.landing.batches import Manifest, committed_manifests
+from engage.warehouse.schema import ensure_raw_table, ensure_schemas, release_in_process_dbt
+from engage.warehouse.writer_slot import writer_slot
 from extractors.streams import INVALID_REASON_FIELD
-from extractors.warehouse import ensure_raw_table, ensure_schemas, release_in_process_dbt
 
 log = logging.getLogger(__name__)
 

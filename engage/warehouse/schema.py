@@ -34,7 +34,7 @@ create table if not exists quarantine.records (
     raw_line varchar,
     quarantined_at timestamptz not null
 );
--- One row per erasure (extractors/erasure.py): counts only, never the email, name or pseudonym.
+-- One row per erasure (engage/privacy/erasure.py): counts only, never the email, name or pseudonym.
 create table if not exists audit.erasures (
     erasure_id varchar primary key,          -- random, not derived from the person
     erased_at timestamptz not null,

@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from extractors.streams import FieldRule
+
 # Public on purpose: it protects nothing and must never be used outside the demo and the tests.
 DEMO_KEY = "engage-demo-pseudonymisation-key-NOT-SECRET"
 
@@ -42,14 +44,6 @@ class Pseudonymiser:
         """32 hex characters of HMAC-SHA256: stable per key, not reversible without it."""
         digest = hmac.new(self.key, normalise_identifier(value).encode("utf-8"), hashlib.sha256)
         return digest.hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class FieldRule:
-    """What happens to one personal field. `path` is dotted; `[]` steps into every list item."""
-
-    path: str
-    action: str  # "pseudonymise" (replaced by <field>_pseudonym) or "drop"
 
 
 def apply_rules(

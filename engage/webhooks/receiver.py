@@ -29,7 +29,6 @@ because raw tables are append-only and staging keeps the latest version per key.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import hmac
 import json
@@ -39,36 +38,22 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from types import ModuleType
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from extractors import __version__, kobotoolbox, pretix
-from extractors.asset_events import LandedBatch, OnLanded
-from extractors.config import PipelineConfig
-from extractors.erasure import filter_suppressed, load_suppressed
-from extractors.extract import extract_stream, stream_writer
-from extractors.http import SourceError
-from extractors.privacy import Pseudonymiser, apply_rules
+from engage.config import PipelineConfig
+from engage.orchestration.asset_events import OnLanded
+from engage.webhooks.handlers import HANDLERS, Rejected
+from engage.webhooks.replay import ReplayGuard
+from extractors import __version__
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Engage-Signature"
 TOKEN_HEADER = "X-Engage-Token"
 STATE_FOLDER = "_webhooks"  # inside the landing zone; never matches the batch glob */*/batch=*
-PRETIX_FIELDS = ("notification_id", "organizer", "event", "code", "action")
-KOBO_FIELDS = ("_id", "_uuid", "_xform_id_string", "_submission_time")
 DRAIN_LIMIT = 1024 * 1024  # an oversized body up to this size is read and dropped so the 413 arrives
-
-
-class Rejected(Exception):
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -76,167 +61,6 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-# -- replay protection ----------------------------------------------------------------------------
-class ReplayGuard:
-    """Keys already landed, in an append-only file per source (`<epoch seconds>\\t<key>` lines).
-
-    Check, land and record happen under an exclusive lock on the file, so two deliveries of the
-    same notification (threads or processes) land once. Entries older than the window are dropped
-    when the receiver starts (`compact`).
-    """
-
-    def __init__(self, path: Path, window_seconds: float) -> None:
-        self.path = path
-        self.window_seconds = window_seconds
-        self._thread_lock = threading.Lock()
-
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._thread_lock, open(self.path.with_suffix(".lock"), "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-    def _entries(self) -> Iterator[tuple[float, str]]:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return
-        for line in text.splitlines():
-            stamp, _, key = line.partition("\t")
-            try:
-                yield float(stamp), key
-            except ValueError:
-                continue  # a torn last line after a crash
-
-    def seen(self, key: str) -> bool:
-        """Call with the lock held."""
-        horizon = time.time() - self.window_seconds
-        return any(k == key and at >= horizon for at, k in self._entries())
-
-    def record(self, key: str) -> None:
-        """Call with the lock held."""
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(f"{time.time():.3f}\t{key}\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    def compact(self) -> None:
-        if not self.path.exists():
-            return  # nothing to forget (and no lock file to create)
-        with self.locked():
-            if not self.path.exists():
-                return
-            horizon = time.time() - self.window_seconds
-            kept = [f"{at:.3f}\t{key}\n" for at, key in self._entries() if at >= horizon]
-            temporary = self.path.with_suffix(".tmp")
-            temporary.write_text("".join(kept), encoding="utf-8")
-            os.replace(temporary, self.path)
-
-
-# -- landing one pushed record --------------------------------------------------------------------
-def land_record(
-    config: PipelineConfig,
-    source_name: str,
-    system: ModuleType,
-    stream_name: str,
-    record: dict[str, Any],
-    via: str = "webhook",
-) -> LandedBatch:
-    """Pseudonymise one record with its stream's rules and land it as a one-record batch."""
-    stream = system.STREAMS[stream_name]
-    pseudonymiser = Pseudonymiser.from_environment(
-        config.privacy.key_env, allow_demo_key=config.privacy.allow_demo_key
-    )
-    apply_rules(record, stream.privacy_rules, pseudonymiser)
-    # An erased person stays erased, whichever way their record arrives (docs/privacy.md).
-    records = filter_suppressed([record], load_suppressed(config))
-    if not records:
-        return LandedBatch(source_name, stream_name, "", 0, via)
-    writer = stream_writer(config, source_name, system, stream_name, via="webhook")
-    try:
-        writer.write(records)
-        cursor = record.get(stream.cursor_field) if stream.cursor_field else None
-        # No cursor marks: the next pull is not moved past records it has not read (module doc).
-        manifest = writer.commit(cursor_end=str(cursor) if cursor is not None else None, cursor_marks={})
-    except BaseException:
-        writer.abort()
-        raise
-    return LandedBatch(source_name, stream_name, manifest.batch_id, manifest.row_count, via)
-
-
-@dataclass(frozen=True)
-class Accepted:
-    batches: list[LandedBatch]
-    replay_key: str
-
-
-def _required(payload: Any, fields: tuple[str, ...]) -> dict[str, Any]:
-    if not isinstance(payload, dict):
-        raise Rejected(400, "expected a JSON object")
-    missing = [f for f in fields if payload.get(f) in (None, "") or isinstance(payload.get(f), dict | list)]
-    if missing:
-        raise Rejected(400, f"missing or invalid fields: {', '.join(missing)}")
-    return payload
-
-
-def handle_pretix(config: PipelineConfig, source_name: str, payload: Any, guard: ReplayGuard) -> Accepted:
-    source = config.source(source_name)
-    note = _required(payload, PRETIX_FIELDS)
-    if "orders" not in source.streams:
-        raise Rejected(404, f"{source_name} does not extract orders")
-    if str(note["organizer"]) != source.organizer:
-        raise Rejected(400, f"organizer {note['organizer']!r} is not {source_name}'s")
-    key = f"pretix:{note['notification_id']}"
-    action = str(note["action"])
-    with guard.locked():
-        if guard.seen(key):
-            raise Rejected(409, f"notification {note['notification_id']} was already received")
-        org, event, code = (quote(str(note[f]), safe="") for f in ("organizer", "event", "code"))
-        try:
-            with pretix.make_client(source_name, source) as client:
-                order = client.get_json(f"organizers/{org}/events/{event}/orders/{code}/")
-        except SourceError as exc:
-            raise Rejected(502, f"could not read the order from pretix: {exc}") from None
-        if not isinstance(order, dict) or not order.get("code"):
-            raise Rejected(502, "pretix answered the order request with something that is not an order")
-        batches = [land_record(config, source_name, pretix, "orders", order, f"webhook:{action}")]
-        guard.record(key)
-    # A check-in does not change the order's last_modified: attendance comes from the check-in
-    # lists, a snapshot stream, re-read by a normal extraction (it lands only if it changed).
-    if action.startswith("pretix.event.checkin") and "checkins" in source.streams:
-        result = extract_stream(config, source_name, "checkins")
-        if result.batch_id:
-            landed = LandedBatch(
-                source_name, "checkins", result.batch_id, result.records, f"webhook:{action}"
-            )
-            batches.append(landed)
-    return Accepted(batches, key)
-
-
-def handle_kobo(config: PipelineConfig, source_name: str, payload: Any, guard: ReplayGuard) -> Accepted:
-    source = config.source(source_name)
-    submission = _required(payload, KOBO_FIELDS)
-    if "submissions" not in source.streams:
-        raise Rejected(404, f"{source_name} does not extract submissions")
-    if source.asset_uids and submission["_xform_id_string"] not in source.asset_uids:
-        raise Rejected(400, f"form {submission['_xform_id_string']!r} is not one {source_name} reads")
-    key = f"kobo:{submission['_uuid']}:{submission['_submission_time']}"
-    with guard.locked():
-        if guard.seen(key):
-            raise Rejected(409, "this submission was already received")
-        batch = land_record(config, source_name, kobotoolbox, "submissions", dict(submission), "webhook:kobo")
-        guard.record(key)
-    return Accepted([batch], key)
-
-
-HANDLERS = {"pretix": handle_pretix, "kobotoolbox": handle_kobo}
-
-
-# -- the HTTP server ------------------------------------------------------------------------------
 class Receiver(ThreadingHTTPServer):
     daemon_threads = True
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from extractors.config import PipelineConfig
-from extractors.locking import writer_slot
-from extractors.warehouse import release_in_process_dbt
+from engage.config import PipelineConfig
+from engage.warehouse.schema import release_in_process_dbt
+from engage.warehouse.writer_slot import writer_slot
 
 WAREHOUSE_ENV = "ENGAGE_WAREHOUSE_PATH"
 

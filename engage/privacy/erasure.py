@@ -23,7 +23,6 @@ import json
 import os
 import secrets as secrets_module
 import shutil
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,15 +30,12 @@ from typing import Any
 
 import duckdb
 
-from extractors.config import PipelineConfig
-from extractors.landing import MANIFEST_NAME, PartInfo, committed_manifests, encode_record
-from extractors.locking import writer_slot
-from extractors.privacy import Pseudonymiser
-from extractors.warehouse import ensure_schemas, quote_identifier, release_in_process_dbt
-
-# Pseudonyms of erased people (one a line, nothing else): extraction drops records carrying them,
-# so a partner system that has not erased its own copy does not bring the person back.
-SUPPRESSION_FILE = "_suppressed_pseudonyms.txt"
+from engage.config import PipelineConfig
+from engage.landing.batches import MANIFEST_NAME, PartInfo, committed_manifests, encode_record
+from engage.privacy.pseudonymise import Pseudonymiser
+from engage.privacy.suppression import add_suppressed, scrub_record
+from engage.warehouse.schema import ensure_schemas, quote_identifier, release_in_process_dbt
+from engage.warehouse.writer_slot import writer_slot
 
 
 @dataclass
@@ -76,71 +72,6 @@ def pseudonyms_for(config: PipelineConfig, email: str, name: str | None = None) 
 
 
 # -- matching and scrubbing one record ---------------------------------------------------------------
-def _contains(value: Any, needles: Iterable[str]) -> bool:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return any(n in text for n in needles)
-
-
-def scrub_record(record: Any, needles: list[str]) -> tuple[Any | None, bool]:
-    """(record without the person, changed?). None: drop the whole record.
-
-    List items (dicts) that carry the pseudonym are removed; if the pseudonym is still anywhere in
-    what remains, the record is the person's own and goes whole.
-    """
-    if not _contains(record, needles):
-        return record, False
-    if not isinstance(record, dict):
-        return None, True
-    cleaned: dict[str, Any] = {}
-    for key, value in record.items():
-        if isinstance(value, list) and any(isinstance(item, dict) for item in value):
-            cleaned[key] = [
-                item for item in value if not (isinstance(item, dict) and _contains(item, needles))
-            ]
-        else:
-            cleaned[key] = value
-    if _contains(cleaned, needles):
-        return None, True
-    return cleaned, True
-
-
-def filter_suppressed(records: list[dict[str, Any]], suppressed: frozenset[str]) -> list[dict[str, Any]]:
-    """Extraction side: the records without any person on the suppression list."""
-    if not suppressed:
-        return records
-    needles = sorted(suppressed)
-    kept = []
-    for record in records:
-        cleaned, _ = scrub_record(record, needles)
-        if cleaned is not None:
-            kept.append(cleaned)
-    return kept
-
-
-def suppression_path(config: PipelineConfig) -> Path:
-    return config.landing_dir / SUPPRESSION_FILE
-
-
-def load_suppressed(config: PipelineConfig) -> frozenset[str]:
-    try:
-        text = suppression_path(config).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return frozenset()
-    return frozenset(line.strip() for line in text.splitlines() if line.strip())
-
-
-def _add_suppressed(config: PipelineConfig, pseudonyms: list[str]) -> None:
-    path = suppression_path(config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    merged = sorted(load_suppressed(config) | set(pseudonyms))
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write("".join(f"{p}\n" for p in merged))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 # -- landing zone -------------------------------------------------------------------------------------
 def _rewrite_batch(directory: Path, manifest: Any, needles: list[str], tag: str) -> tuple[int, int] | None:
     """Rewrite one batch without the person; (removed, changed) or None when it never held them."""
@@ -301,14 +232,14 @@ def erase_person(
     republish: bool = True,
 ) -> ErasureSummary:
     """Remove everything the pipeline holds about one person; the summary holds counts only."""
-    from extractors.publish import publish
-    from extractors.transform import run_dbt
+    from engage.warehouse.dbt import run_dbt
+    from engage.warehouse.publish import publish
 
     needles = pseudonyms_for(config, email, name)
     summary = ErasureSummary(erasure_id=secrets_module.token_hex(8), erased_at=datetime.now(UTC).isoformat())
     with writer_slot(config.warehouse_path):
         if suppress:  # first: an extraction running meanwhile already drops the person
-            _add_suppressed(config, needles)
+            add_suppressed(config, needles)
         for directory, manifest in committed_manifests(config.landing_dir):
             outcome = _rewrite_batch(directory, manifest, needles, summary.erasure_id)
             if outcome is None:

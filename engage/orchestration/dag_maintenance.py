@@ -12,8 +12,8 @@ from typing import Any
 from airflow.sdk import DAG, task
 from airflow.sdk.definitions.timetables.trigger import CronTriggerTimetable
 
-from extractors.config import PipelineConfig, load_config
-from extractors.dag_factory import START_DATE, WRITER_POOL, _alert_callback, _default_args
+from engage.config import PipelineConfig, load_config
+from engage.orchestration.dag_factory import START_DATE, WRITER_POOL, _alert_callback, _default_args
 
 MAINTENANCE_SCHEDULE = "0 3 * * *"  # daily at 03:00 local time (the config's timezone)
 
@@ -45,19 +45,19 @@ def build_maintenance_dag(config: PipelineConfig | None = None) -> DAG:
 
         @task
         def landing_retention() -> dict[str, int]:
-            from extractors.maintenance import apply_retention
+            from engage.maintenance.retention import apply_retention
 
             return apply_retention(load_config(config.config_path)).summary()
 
         @task(trigger_rule="all_done")
         def warehouse_checkpoint() -> dict[str, Any]:
-            from extractors.maintenance import checkpoint_warehouse
+            from engage.maintenance.checkpoint import checkpoint_warehouse
 
             return checkpoint_warehouse(load_config(config.config_path)).summary()
 
         @task(trigger_rule="all_done")
         def check_published_copy() -> dict[str, Any]:
-            from extractors.maintenance import check_published
+            from engage.maintenance.published_check import check_published
 
             result = check_published(load_config(config.config_path))
             return {"version": result.version, "tables": len(result.tables)}

@@ -25,8 +25,8 @@ from typing import Any
 
 import requests
 
+from engage.config import PipelineConfig
 from extractors import __version__
-from extractors.config import PipelineConfig
 from extractors.http import redact
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class LandedBatch:
 
     @property
     def asset_uri(self) -> str:
-        # The uri extractors.dag_factory.landed_asset gives the stream (kept free of Airflow imports).
+        # engage.orchestration.dag_factory.landed_asset gives the stream (kept free of Airflow imports).
         return f"engage://landing/{self.source_instance}/{self.stream}"
 
 
@@ -172,9 +172,9 @@ _REFRESH_LOCK = threading.Lock()
 
 def refresh_in_process(config: PipelineConfig, batches: list[LandedBatch]) -> None:
     """Load what landed, dbt build, publish: what `engage_warehouse` does, in this process."""
-    from extractors.loader import load_pending
-    from extractors.publish import publish
-    from extractors.transform import build
+    from engage.warehouse.dbt import build
+    from engage.warehouse.loader import load_pending
+    from engage.warehouse.publish import publish
 
     with _REFRESH_LOCK:  # concurrent pushes refresh one after the other (the writer slot also waits)
         load_pending(config)

@@ -15,7 +15,7 @@ import pendulum
 from airflow.sdk import DAG, Asset, AssetAny, task
 from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
 
-from extractors.config import PipelineConfig, load_config
+from engage.config import PipelineConfig, load_config
 
 WRITER_POOL = "engage_writer"  # one slot: load, dbt and publish never overlap on the DuckDB file
 MARTS_ASSET = Asset(name="engage_marts", uri="engage://warehouse/marts")
@@ -32,7 +32,7 @@ def landed_asset(source_name: str, stream: str) -> Asset:
 
 def _alert_callback(config: PipelineConfig, source: str, stream: str) -> Any:
     def on_failure(context: Any) -> None:
-        from extractors.alerts import alert_from_context, notifiers_for, send_alert
+        from engage.orchestration.alerts import alert_from_context, notifiers_for, send_alert
 
         send_alert(alert_from_context(context, source=source, stream=stream), notifiers_for(config.alerts))
 
@@ -90,7 +90,7 @@ def build_extract_dag(config: PipelineConfig, source_name: str) -> DAG:
             def extract(stream_name: str = stream) -> dict[str, Any]:
                 from airflow.sdk import get_current_context
 
-                from extractors.extract import extract_stream
+                from engage.extract import extract_stream
 
                 window = run_window(get_current_context())
                 result = extract_stream(
@@ -174,7 +174,7 @@ def build_warehouse_dag(config: PipelineConfig | None = None) -> DAG:
 
         @task(pool=WRITER_POOL)
         def load() -> dict[str, int]:
-            from extractors.loader import load_pending
+            from engage.warehouse.loader import load_pending
 
             results = load_pending(load_config(config.config_path))
             return {
@@ -185,8 +185,8 @@ def build_warehouse_dag(config: PipelineConfig | None = None) -> DAG:
 
         @task(pool=WRITER_POOL, outlets=[MARTS_ASSET])
         def publish() -> dict[str, int]:
-            from extractors.publish import publish as publish_marts
-            from extractors.transform import generate_docs
+            from engage.warehouse.dbt import generate_docs
+            from engage.warehouse.publish import publish as publish_marts
 
             current = load_config(config.config_path)
             return publish_marts(current, docs_page=generate_docs(current)).tables

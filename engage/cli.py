@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from extractors.config import ConfigError, PipelineConfig, load_config
-from extractors.pipeline import RunSummary, configured_streams
+from engage.config import ConfigError, PipelineConfig, load_config
+from engage.pipeline import RunSummary, configured_streams
 
 app = typer.Typer(
     help="Partner engagement pipeline: extract, load, transform, publish.", no_args_is_help=True
@@ -78,7 +78,7 @@ def print_summary(summary: RunSummary) -> None:
 
 
 def print_kpis(database: Path) -> None:
-    from extractors.report import read_kpis
+    from engage.report.kpis import read_kpis
 
     columns, rows = read_kpis(database)
     table = Table(title=f"Programme KPIs (from {database})")
@@ -90,7 +90,7 @@ def print_kpis(database: Path) -> None:
 
 
 def _run(config: PipelineConfig, only_source: str | None) -> None:
-    from extractors.pipeline import run_pipeline
+    from engage.pipeline import run_pipeline
 
     with _progress() as progress:
         tasks = {
@@ -144,7 +144,7 @@ def _listening(host: str, port: int) -> bool:
 @app.command()
 def demo(config: ConfigOption = None, verbose: bool = False) -> None:
     """The whole pipeline on the embedded default: starts the partner-system simulator if needed."""
-    from extractors.config import LoginCredentials, TokenCredentials
+    from extractors.source_config import LoginCredentials, TokenCredentials
     from simulator.server import DEMO_CREDENTIALS, start_simulator
 
     _setup_logging(verbose)
@@ -190,7 +190,7 @@ def extract(
     With --since/--until, streams with a time cursor land exactly that window (a backfill), and
     the committed cursors stay where they are.
     """
-    from extractors.extract import extract_stream
+    from engage.extract import extract_stream
     from extractors.streams import Window
 
     cfg = _config(config)
@@ -204,7 +204,7 @@ def extract(
 @app.command()
 def load(config: ConfigOption = None) -> None:
     """Load every committed landing batch the warehouse has not seen yet."""
-    from extractors.loader import load_pending
+    from engage.warehouse.loader import load_pending
 
     for result in load_pending(_config(config)):
         console.print(
@@ -216,7 +216,7 @@ def load(config: ConfigOption = None) -> None:
 @app.command()
 def transform(config: ConfigOption = None) -> None:
     """dbt build (seeds, models, tests) on the working warehouse."""
-    from extractors.transform import build
+    from engage.warehouse.dbt import build
 
     nodes = build(_config(config))
     console.print(f"dbt build: {len(nodes)} nodes succeeded or passed")
@@ -225,8 +225,8 @@ def transform(config: ConfigOption = None) -> None:
 @app.command(name="publish")
 def publish_command(config: ConfigOption = None) -> None:
     """Replace the analysts' read-only database, Parquet files and report atomically."""
-    from extractors.publish import publish
-    from extractors.transform import generate_docs
+    from engage.warehouse.dbt import generate_docs
+    from engage.warehouse.publish import publish
 
     cfg = _config(config)
     result = publish(cfg, docs_page=generate_docs(cfg))
@@ -249,12 +249,9 @@ def maintain(
 ) -> None:
     """Housekeeping (what the engage_maintenance DAG runs): landing retention, warehouse
     checkpoint, published copy check. Exits 1 when the published copy is not sound."""
-    from extractors.maintenance import (
-        PublishedCopyError,
-        apply_retention,
-        check_published,
-        checkpoint_warehouse,
-    )
+    from engage.maintenance.checkpoint import checkpoint_warehouse
+    from engage.maintenance.published_check import PublishedCopyError, check_published
+    from engage.maintenance.retention import apply_retention
 
     cfg = _config(config)
     if retention:
@@ -306,13 +303,13 @@ def webhooks(
 
     `auto`: the Airflow asset event when webhooks.airflow_api_url is set, else an in-process refresh.
     """
-    from extractors.asset_events import (
+    from engage.orchestration.asset_events import (
         AirflowAssetEvents,
         BackgroundRefresh,
         default_hook,
         refresh_in_process,
     )
-    from extractors.webhooks import make_receiver
+    from engage.webhooks.receiver import make_receiver
 
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -356,8 +353,8 @@ def erase(
 
     See docs/privacy.md. The email is used to compute the pseudonym and is neither stored nor logged.
     """
-    from extractors.erasure import erase_person
-    from extractors.privacy import MissingKeyError
+    from engage.privacy.erasure import erase_person
+    from engage.privacy.pseudonymise import MissingKeyError
 
     cfg = _config(config)
     try:
@@ -386,7 +383,7 @@ def scan_command(
     """Look for emails, listed names and secrets in landing, warehouse, published copy and logs.
 
     Exits 1 when anything is found."""
-    from extractors.privacy_scan import scan
+    from engage.privacy.scan import scan
 
     cfg = _config(config)
     names = names_file.read_text(encoding="utf-8").splitlines() if names_file else []

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from typing import Any, Protocol
 
-from extractors.config import AlertSettings
+from engage.config import AlertSettings
 from extractors.http import redact
 
 log = logging.getLogger("engage.alerts")

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from extractors.streams import cursor_order
+
 MANIFEST_NAME = "_MANIFEST.json"
 PART_ROWS = 100_000  # rows per part file: bounds memory of readers and size of rewrites
 
@@ -222,17 +224,6 @@ def committed_manifests(
     found = sorted(landing.glob(pattern), key=lambda p: p.parent.name)
     for path in found:
         yield path.parent, Manifest.model_validate_json(path.read_text(encoding="utf-8"))
-
-
-def parse_cursor(value: str) -> datetime:
-    """ISO timestamps with any offset (or `Z`) compared as instants, not as text."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def cursor_order(value: str, cursor_type: str) -> datetime | int:
-    """A cursor value in the form it is compared in; ValueError when it is not of its type."""
-    return parse_cursor(value) if cursor_type == "timestamp" else int(value)
 
 
 class StreamState(BaseModel):

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import duckdb
 
-from extractors.config import PipelineConfig
-from extractors.landing import new_batch_id
-from extractors.locking import writer_slot
-from extractors.report import write_report
-from extractors.warehouse import quote_identifier, release_in_process_dbt
+from engage.config import PipelineConfig
+from engage.landing.batches import new_batch_id
+from engage.report.kpis import write_report
+from engage.warehouse.schema import quote_identifier, release_in_process_dbt
+from engage.warehouse.writer_slot import writer_slot
 
 MARTS_SCHEMA = "marts"
 KEEP_PARQUET_VERSIONS = 2

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from engage.config import PipelineConfig
+from engage.landing.batches import BatchWriter, MarkInfo, SourceFileInfo, stream_state
+from engage.privacy.pseudonymise import Pseudonymiser, apply_rules
 from extractors import __version__
-from extractors.config import PipelineConfig
-from extractors.landing import BatchWriter, MarkInfo, SourceFileInfo, cursor_order, stream_state
-from extractors.privacy import Pseudonymiser, apply_rules
-from extractors.streams import CursorMark, FetchContext, Stream, Window, record_key
+from extractors.streams import CursorMark, FetchContext, Stream, Window, cursor_order, record_key
 from extractors.systems import system_for
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,10 @@ def extract_stream(
     pseudonymiser = Pseudonymiser.from_environment(
         config.privacy.key_env, allow_demo_key=config.privacy.allow_demo_key
     )
-    from extractors.erasure import filter_suppressed, load_suppressed  # erased people (docs/privacy.md)
+    from engage.privacy.suppression import (  # erased people (docs/privacy.md)
+        filter_suppressed,
+        load_suppressed,
+    )
 
     suppressed = load_suppressed(config)
     if window is not None and (stream.cursor_field is None or stream.cursor_type != "timestamp"):

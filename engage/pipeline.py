@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from extractors.config import PipelineConfig
-from extractors.extract import ExtractResult, extract_stream
-from extractors.loader import LoadResult, load_pending
-from extractors.publish import PublishResult, publish
-from extractors.transform import NodeResult, build, generate_docs
+from engage.config import PipelineConfig
+from engage.extract import ExtractResult, extract_stream
+from engage.warehouse.dbt import NodeResult, build, generate_docs
+from engage.warehouse.loader import LoadResult, load_pending
+from engage.warehouse.publish import PublishResult, publish
 
 
 @dataclass

@@ -4,132 +4,41 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
 
 import yaml
-from pydantic import (
-    AnyHttpUrl,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    field_validator,
+from pydantic import AnyHttpUrl, Field, ValidationError
+
+from extractors.source_config import (
+    EnvVarName,
+    Identifier,
+    RegistrySource,
+    SourceConfig,
+    StrictModel,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "pipeline.yml"
 CONFIG_ENV_VAR = "ENGAGE_CONFIG"
 
-# Source instance names become DAG ids, landing folders and raw-table values: keep them plain.
-Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
-
 
 class ConfigError(Exception):
     """The configuration file cannot be used; the message names the file and the keys at fault."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Paths(_Strict):
+class Paths(StrictModel):
     landing: Path = Path("../data/landing")
     warehouse: Path = Path("../data/warehouse.duckdb")
     marts: Path = Path("../data/marts.duckdb")
     published: Path = Path("../data/published")
 
 
-class Privacy(_Strict):
+class Privacy(StrictModel):
     key_env: str = "ENGAGE_PSEUDONYMISATION_KEY"
     # Only for the demo and tests: without the environment variable, fall back to a public key.
     allow_demo_key: bool = False
 
 
-EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
-
-
-class TokenCredentials(_Strict):
-    token_env: EnvVarName = Field(description="environment variable holding the API token")
-
-
-class LoginCredentials(_Strict):
-    username_env: EnvVarName
-    password_env: EnvVarName
-
-
-class HttpSettings(_Strict):
-    timeout_seconds: float = Field(30.0, gt=0)
-    max_retries: int = Field(5, ge=0, le=20)
-    backoff_factor: float = Field(0.5, ge=0)
-    page_size: int = Field(200, ge=1, le=30000)
-
-
-class _Source(_Strict):
-    schedule: str = "@daily"
-    owner: str = "data-engineering"
-    http: HttpSettings = HttpSettings()
-
-    @property
-    def location(self) -> str:
-        """Where the source is read from, for people: its URL or its folder."""
-        return str(getattr(self, "base_url", None) or getattr(self, "inbox", ""))
-
-    @field_validator("streams", check_fields=False)
-    @classmethod
-    def _unique_streams(cls, streams: list[str]) -> list[str]:
-        if len(set(streams)) != len(streams):
-            raise ValueError("each stream may be listed once")
-        return streams
-
-
-class PretixSource(_Source):
-    kind: Literal["pretix"]
-    base_url: AnyHttpUrl
-    organizer: str = Field(min_length=1)
-    credentials: TokenCredentials
-    streams: list[Literal["events", "orders", "checkins"]] = Field(
-        default_factory=lambda: ["events", "orders", "checkins"], min_length=1
-    )
-
-
-class KoboSource(_Source):
-    kind: Literal["kobotoolbox"]
-    base_url: AnyHttpUrl  # the server root, e.g. https://eu.kobotoolbox.org/
-    credentials: TokenCredentials
-    streams: list[Literal["assets", "submissions"]] = Field(
-        default_factory=lambda: ["assets", "submissions"], min_length=1
-    )
-    asset_uids: list[str] = Field(default_factory=list, description="forms to read; empty: every survey")
-
-
-class LimeSurveySource(_Source):
-    kind: Literal["limesurvey"]
-    base_url: AnyHttpUrl  # the RemoteControl 2 endpoint, .../index.php/admin/remotecontrol
-    credentials: LoginCredentials
-    streams: list[Literal["surveys", "responses"]] = Field(
-        default_factory=lambda: ["surveys", "responses"], min_length=1
-    )
-    survey_ids: list[int] = Field(
-        default_factory=list, description="surveys to read; empty: every active one"
-    )
-
-
-class RegistrySource(_Source):
-    kind: Literal["registry"]
-    inbox: Path  # relative paths are taken from the config file's folder
-    streams: list[Literal["experts", "stakeholders", "mapped_projects", "assistance_requests"]] = Field(
-        default_factory=lambda: ["experts", "stakeholders", "mapped_projects", "assistance_requests"],
-        min_length=1,
-    )
-
-
-SourceConfig = Annotated[
-    PretixSource | KoboSource | LimeSurveySource | RegistrySource, Field(discriminator="kind")
-]
-
-
-class AlertSettings(_Strict):
+class AlertSettings(StrictModel):
     """Where failure alerts go besides the log."""
 
     webhook_url_env: EnvVarName | None = None  # environment variable holding a webhook URL
@@ -139,7 +48,7 @@ class AlertSettings(_Strict):
     smtp_to: list[str] = Field(default_factory=list)
 
 
-class RetentionSettings(_Strict):
+class RetentionSettings(StrictModel):
     """What the maintenance DAG (and `engage maintain`) may delete from the landing zone."""
 
     # Committed batches extracted more than this many days ago may go; 0 or null: keep forever.
@@ -149,8 +58,8 @@ class RetentionSettings(_Strict):
     keep_loaded_only: bool = True
 
 
-class WebhookSettings(_Strict):
-    """The partner-push receiver (`engage webhooks`, extractors/webhooks.py; docs/webhooks.md)."""
+class WebhookSettings(StrictModel):
+    """The partner-push receiver (`engage webhooks`, engage/webhooks/; docs/webhooks.md)."""
 
     host: str = "127.0.0.1"
     port: int = Field(8790, ge=0, le=65535)
@@ -172,7 +81,7 @@ class WebhookSettings(_Strict):
         return self.secret_envs.get(source_name) or f"ENGAGE_WEBHOOK_SECRET_{source_name.upper()}"
 
 
-class PipelineConfig(_Strict):
+class PipelineConfig(StrictModel):
     paths: Paths = Paths()
     privacy: Privacy = Privacy()
     alerts: AlertSettings = AlertSettings()

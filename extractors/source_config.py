@@ -1,0 +1,102 @@
+"""How a partner system is configured: where it is, its credentials, its streams and HTTP limits.
+
+The pipeline's configuration (engage/config.py) holds one of these per source instance; the
+extractors read only their own source's model, never the rest of the pipeline's settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+# Source instance names become DAG ids, landing folders and raw-table values: keep them plain.
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+
+
+class TokenCredentials(StrictModel):
+    token_env: EnvVarName = Field(description="environment variable holding the API token")
+
+
+class LoginCredentials(StrictModel):
+    username_env: EnvVarName
+    password_env: EnvVarName
+
+
+class HttpSettings(StrictModel):
+    timeout_seconds: float = Field(30.0, gt=0)
+    max_retries: int = Field(5, ge=0, le=20)
+    backoff_factor: float = Field(0.5, ge=0)
+    page_size: int = Field(200, ge=1, le=30000)
+
+
+class _Source(StrictModel):
+    schedule: str = "@daily"
+    owner: str = "data-engineering"
+    http: HttpSettings = HttpSettings()
+
+    @property
+    def location(self) -> str:
+        """Where the source is read from, for people: its URL or its folder."""
+        return str(getattr(self, "base_url", None) or getattr(self, "inbox", ""))
+
+    @field_validator("streams", check_fields=False)
+    @classmethod
+    def _unique_streams(cls, streams: list[str]) -> list[str]:
+        if len(set(streams)) != len(streams):
+            raise ValueError("each stream may be listed once")
+        return streams
+
+
+class PretixSource(_Source):
+    kind: Literal["pretix"]
+    base_url: AnyHttpUrl
+    organizer: str = Field(min_length=1)
+    credentials: TokenCredentials
+    streams: list[Literal["events", "orders", "checkins"]] = Field(
+        default_factory=lambda: ["events", "orders", "checkins"], min_length=1
+    )
+
+
+class KoboSource(_Source):
+    kind: Literal["kobotoolbox"]
+    base_url: AnyHttpUrl  # the server root, e.g. https://eu.kobotoolbox.org/
+    credentials: TokenCredentials
+    streams: list[Literal["assets", "submissions"]] = Field(
+        default_factory=lambda: ["assets", "submissions"], min_length=1
+    )
+    asset_uids: list[str] = Field(default_factory=list, description="forms to read; empty: every survey")
+
+
+class LimeSurveySource(_Source):
+    kind: Literal["limesurvey"]
+    base_url: AnyHttpUrl  # the RemoteControl 2 endpoint, .../index.php/admin/remotecontrol
+    credentials: LoginCredentials
+    streams: list[Literal["surveys", "responses"]] = Field(
+        default_factory=lambda: ["surveys", "responses"], min_length=1
+    )
+    survey_ids: list[int] = Field(
+        default_factory=list, description="surveys to read; empty: every active one"
+    )
+
+
+class RegistrySource(_Source):
+    kind: Literal["registry"]
+    inbox: Path  # relative paths are taken from the config file's folder
+    streams: list[Literal["experts", "stakeholders", "mapped_projects", "assistance_requests"]] = Field(
+        default_factory=lambda: ["experts", "stakeholders", "mapped_projects", "assistance_requests"],
+        min_length=1,
+    )
+
+
+SourceConfig = Annotated[
+    PretixSource | KoboSource | LimeSurveySource | RegistrySource, Field(discriminator="kind")
+]
