@@ -18,8 +18,10 @@ manifest: env  ## the dbt manifest the Airflow DAGs render from (no dbt runs at 
 demo: env  ## simulator -> landing -> DuckDB -> dbt -> data/marts.duckdb, Parquet and report
 	$(RUN) engage demo
 
+# Two workers (the machine's two cores); each test module stays on one worker (tests/conftest.py).
+PYTEST_WORKERS ?= 2
 test: env manifest  ## the whole suite: unit, contract, integration, dbt, Airflow DAGs
-	$(RUN) pytest -q
+	$(RUN) pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 lint: env
 	$(RUN) ruff check .

@@ -20,8 +20,13 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
-# A throw-away Airflow home (SQLite metadata database) for the whole test session.
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="engage-airflow-"))
+# A throw-away Airflow home (SQLite metadata database) for the whole test session; one per
+# pytest-xdist worker, so two workers never reset the same database.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:
+    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix=f"engage-airflow-{_WORKER}-")
+else:
+    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="engage-airflow-"))
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(PROJECT_ROOT / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 
@@ -75,3 +80,20 @@ def write_config(folder: Path, pretix_url: str, **overrides: object) -> Path:
 @pytest.fixture
 def pipeline_config(tmp_path: Path, simulator: object) -> PipelineConfig:
     return load_config(write_config(tmp_path, simulator.pretix_url))
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory):
+    """The whole demo (pretix, KoboToolbox, LimeSurvey, registry) built once; read it, never change it."""
+    from tests.demo_warehouse import build_demo_warehouse
+
+    return build_demo_warehouse(tmp_path_factory.mktemp("demo_warehouse"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`--dist loadgroup`), keep each module on one worker, so its module-scoped
+    fixtures (a simulator, a pipeline run) are built once; modules sharing the demo warehouse name
+    the group `demo_warehouse` themselves and run on one worker together."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

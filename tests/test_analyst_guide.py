@@ -4,68 +4,21 @@ return at least one row, and there is at least one query per question PROGRAMME.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from engage.config import PipelineConfig, load_config
-from engage.pipeline import run_pipeline
-from tests.conftest import PROJECT_ROOT, write_config
+from tests.conftest import PROJECT_ROOT
+from tests.demo_warehouse import DemoWarehouse
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("demo_warehouse")]
 
 GUIDE = PROJECT_ROOT / "docs" / "analyst-guide.md"
-PROGRAMME = Path("/work/shared/PROGRAMME.md")
+PROGRAMME = PROJECT_ROOT.parent / "shared" / "PROGRAMME.md"  # ../shared beside the checkout
 QUESTIONS_HEADING = "Questions the marts must answer"
 SQL_BLOCK = re.compile(r"^```sql\n(.*?)^```", re.MULTILINE | re.DOTALL)
-ENV = {
-    "pretix": {"token": "ENGAGE_GUIDE_PRETIX_TOKEN"},
-    "kobotoolbox": {"token": "ENGAGE_GUIDE_KOBO_TOKEN"},
-    "limesurvey": {"username": "ENGAGE_GUIDE_LS_USER", "password": "ENGAGE_GUIDE_LS_PASSWORD"},
-}
-
-
-def demo_config(folder: Path, simulator: object) -> PipelineConfig:
-    """A config with every demo source (pretix, KoboToolbox, LimeSurvey, registry inbox) in `folder`."""
-    from simulator.registry_files import write_inbox
-    from simulator.server import DEMO_CREDENTIALS
-
-    for kind, variables in ENV.items():
-        for field, variable in variables.items():
-            os.environ[variable] = DEMO_CREDENTIALS[kind][field]
-    inbox = folder / "inbox"
-    write_inbox(inbox)
-    base = simulator.base_url  # type: ignore[attr-defined]
-    sources = {
-        "pretix_test": {
-            "kind": "pretix",
-            "base_url": simulator.pretix_url,  # type: ignore[attr-defined]
-            "organizer": "ecccn",
-            "credentials": {"token_env": ENV["pretix"]["token"]},
-            "http": {"page_size": 500, "backoff_factor": 0.01},
-        },
-        "kobo_test": {
-            "kind": "kobotoolbox",
-            "base_url": simulator.kobo_url,  # type: ignore[attr-defined]
-            "credentials": {"token_env": ENV["kobotoolbox"]["token"]},
-            "http": {"backoff_factor": 0.01},
-        },
-        "limesurvey_test": {
-            "kind": "limesurvey",
-            "base_url": f"{base}/limesurvey/index.php/admin/remotecontrol",
-            "credentials": {
-                "username_env": ENV["limesurvey"]["username"],
-                "password_env": ENV["limesurvey"]["password"],
-            },
-            "http": {"backoff_factor": 0.01},
-        },
-        "registry_test": {"kind": "registry", "inbox": str(inbox)},
-    }
-    return load_config(write_config(folder, simulator.pretix_url, sources=sources))  # type: ignore[attr-defined]
 
 
 def questions(text: str) -> list[str]:
@@ -92,15 +45,10 @@ def guide_queries() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def marts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from simulator.server import start_simulator
-
-    with start_simulator(port=0) as handle:
-        config = demo_config(tmp_path_factory.mktemp("guide"), handle)
-        summary = run_pipeline(config)
-    failed = [n for n in summary.dbt_nodes if n.status not in {"success", "pass"}]
+def marts(demo_warehouse: DemoWarehouse) -> Path:
+    failed = [n for n in demo_warehouse.summary.dbt_nodes if n.status not in {"success", "pass"}]
     assert not failed, failed
-    yield config.marts_path
+    return demo_warehouse.config.marts_path
 
 
 def test_the_guide_answers_every_programme_question() -> None:

@@ -6,83 +6,34 @@ deterministic generators the simulator serves), never typed in.
 
 from __future__ import annotations
 
-import os
 import statistics
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
-from engage.config import PipelineConfig, load_config
-from engage.pipeline import run_pipeline
+from engage.config import PipelineConfig
 from simulator import kobo_data, limesurvey_data, pretix_data
-from tests.conftest import write_config
+from tests.demo_warehouse import PRETIX, DemoWarehouse
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("demo_warehouse")]
 
-PRETIX = "pretix_outcomes"
-ENV = {
-    "pretix": "ENGAGE_TEST_OUTCOMES_PRETIX_TOKEN",
-    "kobo": "ENGAGE_TEST_OUTCOMES_KOBO_TOKEN",
-    "ls_user": "ENGAGE_TEST_OUTCOMES_LS_USER",
-    "ls_password": "ENGAGE_TEST_OUTCOMES_LS_PASSWORD",
-}
 NOT_APPROVED = "validation_status_not_approved"  # excluded from outcome figures
 SEED_RELATION = '"warehouse"."seeds"."survey_item_map"'
 
 
 @pytest.fixture(scope="module")
-def own_simulator() -> Iterator[Any]:
-    from simulator.kobo_api import DEMO_KOBO_TOKEN
-    from simulator.limesurvey_api import DEMO_LIMESURVEY_PASSWORD, DEMO_LIMESURVEY_USER
-    from simulator.server import DEMO_PRETIX_TOKEN, start_simulator
-
-    os.environ[ENV["pretix"]], os.environ[ENV["kobo"]] = DEMO_PRETIX_TOKEN, DEMO_KOBO_TOKEN
-    os.environ[ENV["ls_user"]], os.environ[ENV["ls_password"]] = (
-        DEMO_LIMESURVEY_USER,
-        DEMO_LIMESURVEY_PASSWORD,
-    )
-    with start_simulator(port=0) as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory, own_simulator: Any) -> PipelineConfig:
-    folder = tmp_path_factory.mktemp("marts_outcomes")
-    sources = {
-        PRETIX: {
-            "kind": "pretix",
-            "base_url": own_simulator.pretix_url,
-            "organizer": "ecccn",
-            "credentials": {"token_env": ENV["pretix"]},
-            "http": {"page_size": 500, "backoff_factor": 0.01},
-        },
-        "kobo_outcomes": {
-            "kind": "kobotoolbox",
-            "base_url": own_simulator.kobo_url,
-            "credentials": {"token_env": ENV["kobo"]},
-            "http": {"page_size": 1000, "backoff_factor": 0.01},
-        },
-        "limesurvey_outcomes": {
-            "kind": "limesurvey",
-            "base_url": own_simulator.base_url + "/limesurvey/index.php/admin/remotecontrol",
-            "credentials": {"username_env": ENV["ls_user"], "password_env": ENV["ls_password"]},
-            "http": {"page_size": 500},
-        },
-    }
-    config = load_config(write_config(folder, own_simulator.pretix_url, sources=sources))
-    summary = run_pipeline(config)
+def outcomes(demo_warehouse: DemoWarehouse) -> PipelineConfig:
     mine = [
         n
-        for n in summary.dbt_nodes
+        for n in demo_warehouse.summary.dbt_nodes
         if any(word in n.name for word in ("survey", "outcome", "knowledge_gain"))
     ]
     assert len(mine) > 30  # the seed, models, unit tests and data tests ran
     assert [n for n in mine if n.status not in ("success", "pass")] == []  # no warning either
-    return config
+    return demo_warehouse.config
 
 
 @pytest.fixture(scope="module")

@@ -16,32 +16,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from engage.config import PipelineConfig, load_config
-from engage.pipeline import run_pipeline
+from engage.config import PipelineConfig
 from simulator import pretix_data, registry_files
-from tests.conftest import write_config
+from tests.demo_warehouse import DemoWarehouse
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("demo_warehouse")]
 
 
 @pytest.fixture(scope="module")
-def marts(tmp_path_factory: pytest.TempPathFactory, simulator: object) -> PipelineConfig:
-    folder = tmp_path_factory.mktemp("marts_registry")
-    inbox = folder / "inbox"
-    registry_files.write_inbox(inbox)
-    sources = {
-        "pretix_test": {
-            "kind": "pretix",
-            "base_url": simulator.pretix_url,
-            "organizer": "ecccn",
-            "credentials": {"token_env": "ENGAGE_TEST_PRETIX_TOKEN"},
-            "http": {"page_size": 500, "backoff_factor": 0.01},
-        },
-        "registry_test": {"kind": "registry", "inbox": str(inbox)},
-    }
-    config = load_config(write_config(folder, simulator.pretix_url, sources=sources))
-    run_pipeline(config)
-    return config
+def marts(demo_warehouse: DemoWarehouse) -> PipelineConfig:
+    return demo_warehouse.config
 
 
 @pytest.fixture(scope="module")
