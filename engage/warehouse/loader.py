@@ -143,6 +143,53 @@ def _classify_sql(manifest: Manifest) -> tuple[str, list[str]]:
     return sql, params
 
 
+def _load_part(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    rows: int,
+    offset: int,
+    classify: str,
+    params: list[str],
+    table: str,
+    manifest: Manifest,
+) -> tuple[int, int]:
+    """Append one part's good lines to the raw table and its bad ones to quarantine (in the caller's
+    transaction); returns (loaded, quarantined)."""
+    con.execute(
+        "create or replace temp table _engage_lines (line_number bigint, line varchar, read_error varchar)"
+    )
+    # Two statements: the rejects table exists only once the reader has run.
+    con.execute(
+        f"create or replace temp table _engage_kept as select line, row_number() over () as ordinal "
+        f"from {_READ_LINES}",
+        [str(path)],
+    )
+    con.execute(_NUMBER_LINES, [rows, offset, offset])
+    for scratch in ("_engage_kept", "_engage_rejects", "_engage_reject_scans"):
+        con.execute(f"drop table if exists {scratch}")
+    con.execute(f"create or replace temp table _engage_classified as {classify}", params)
+    con.execute("drop table _engage_lines")
+    con.execute(
+        f"""insert into {table}
+            select ?, ?, line_number, record_key, cursor_value, doc, now()
+            from _engage_classified where reason is null""",
+        [manifest.source_instance, manifest.batch_id],
+    )
+    # Only a quarantined record keeps its raw line: a loaded one lives on as its JSON document.
+    con.execute(
+        """insert into quarantine.records
+           select ?, ?, ?, ?, line_number, reason, line, now()
+           from _engage_classified where reason is not null""",
+        [manifest.batch_id, manifest.source_instance, manifest.system, manifest.stream],
+    )
+    counts = con.execute(
+        "select count(*) filter (where reason is null), count(*) filter (where reason is not null) "
+        "from _engage_classified"
+    ).fetchone()
+    con.execute("drop table _engage_classified")
+    return counts[0], counts[1]
+
+
 def load_batch(con: duckdb.DuckDBPyConnection, directory: Path, manifest: Manifest) -> LoadResult:
     """Load one committed batch in one transaction; a batch already recorded is skipped."""
     verify_batch(directory, manifest)
@@ -154,40 +201,16 @@ def load_batch(con: duckdb.DuckDBPyConnection, directory: Path, manifest: Manife
                 manifest.batch_id, manifest.source_instance, manifest.stream, 0, 0, skipped=True
             )
         table = ensure_raw_table(con, manifest.system, manifest.stream)
-        con.execute(
-            "create or replace temp table _engage_lines "
-            "(line_number bigint, line varchar, read_error varchar)"
-        )
-        offset = 0
-        for part in manifest.parts:
-            # Two statements: the rejects table exists only once the reader has run.
-            con.execute(
-                "create or replace temp table _engage_kept as "
-                f"select line, row_number() over () as ordinal from {_READ_LINES}",
-                [str(directory / part.name)],
-            )
-            con.execute(_NUMBER_LINES, [part.rows, offset, offset])
-            for scratch in ("_engage_kept", "_engage_rejects", "_engage_reject_scans"):
-                con.execute(f"drop table if exists {scratch}")
-            offset += part.rows
         classify, params = _classify_sql(manifest)
-        con.execute(f"create or replace temp table _engage_classified as {classify}", params)
-        con.execute(
-            f"""insert into {table}
-                select ?, ?, line_number, record_key, cursor_value, doc, now()
-                from _engage_classified where reason is null order by line_number""",
-            [manifest.source_instance, manifest.batch_id],
-        )
-        con.execute(
-            """insert into quarantine.records
-               select ?, ?, ?, ?, line_number, reason, line, now()
-               from _engage_classified where reason is not null order by line_number""",
-            [manifest.batch_id, manifest.source_instance, manifest.system, manifest.stream],
-        )
-        loaded, quarantined = con.execute(
-            "select count(*) filter (where reason is null), count(*) filter (where reason is not null) "
-            "from _engage_classified"
-        ).fetchone()
+        loaded = quarantined = offset = 0
+        # Part by part inside the one transaction: memory is bounded by a part, not by the batch.
+        for part in manifest.parts:
+            part_loaded, part_quarantined = _load_part(
+                con, directory / part.name, part.rows, offset, classify, params, table, manifest
+            )
+            loaded += part_loaded
+            quarantined += part_quarantined
+            offset += part.rows
         con.execute(
             "insert into audit.batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
             [
@@ -204,8 +227,6 @@ def load_batch(con: duckdb.DuckDBPyConnection, directory: Path, manifest: Manife
                 manifest.extracted_at,
             ],
         )
-        con.execute("drop table _engage_lines")
-        con.execute("drop table _engage_classified")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
