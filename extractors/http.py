@@ -29,6 +29,7 @@ from extractors.http_limits import (
     RetryAfterRefused,
     UntrustedJson,
     read_body,
+    status_message,
     strict_json,
     without_query,
 )
@@ -84,27 +85,6 @@ class _GuardedSession(requests.Session):
     def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
         self.origins.check(prepared_request.url, "a redirect")
         super().rebuild_auth(prepared_request, response)
-
-
-def _status_message(status: int, url: str, body: str) -> str:
-    """One message per kind of refusal; only a 401 is about credentials."""
-    if status == 401:
-        return (
-            f"authentication refused (HTTP 401) for {url}: check the credentials in the configured "
-            "environment variables"
-        )
-    if status == 403:
-        return (
-            f"permission denied (HTTP 403) for {url}: the account may not read this resource, or it "
-            "does not exist (pretix answers 403 for an unknown event or organiser)"
-        )
-    if status == 404:
-        return f"not found (HTTP 404) for {url}: check the configured base_url and resource names"
-    if status == 429:
-        return f"still rate-limited (HTTP 429) for {url} after every retry: try again later"
-    if status >= 500:
-        return f"server error (HTTP {status}) for {url} after every retry: {body}"
-    return f"HTTP {status} for {url}: {body}"
 
 
 class ApiClient:
@@ -250,7 +230,6 @@ class ApiClient:
             self.origins.check(url, "a request")
         except OriginRefused as exc:
             raise SourceError(f"{self.label}: {exc}") from None
-        deadline = time.monotonic() + min(self.settings.response_deadline_seconds, left)
         wait = min(self.timeout, left)
         try:
             response = self.session.request(method, url, timeout=(wait, wait), stream=True, **kwargs)
@@ -264,6 +243,9 @@ class ApiClient:
             raise SourceError(self._redact(f"{self.label}: request to {shown} failed: {exc}")) from None
         finally:
             self.requests_made += 1
+        # From the headers to the last body byte; connect and the wait for headers are bounded by
+        # the timeout, and urllib3's own retries (with their Retry-After waits) come before this.
+        deadline = time.monotonic() + min(self.settings.response_deadline_seconds, self.budget_left())
         with response:
             history = getattr(getattr(response.raw, "retries", None), "history", None)
             self.retries_made += len(history or ())
@@ -279,7 +261,7 @@ class ApiClient:
                     raise error(f"{self.label}: {exc} ({shown})") from None
             if response.status_code >= 400:
                 text = self._redact(body[:300].decode("utf-8", "replace"))
-                raise SourceError(f"{self.label}: {_status_message(response.status_code, shown, text)}")
+                raise SourceError(f"{self.label}: {status_message(response.status_code, shown, text)}")
             try:
                 return strict_json(body, response.headers.get("Content-Type"))
             except UntrustedJson as exc:
@@ -338,6 +320,44 @@ class ApiClient:
             url, query = payload.get("next"), None  # `next` already carries the query
         if count is not None:
             self._reconcile(first_url, first_query, count, received)
+            if tally is not None:
+                tally.add(count, received)
+
+    def walk(
+        self,
+        path: str,
+        params_for: Callable[[list[dict] | None], Mapping[str, Any]],
+        *,
+        fresh: Callable[[list[dict]], list[dict]] = lambda page: page,
+        tally: Tally | None = None,
+    ) -> Iterator[list[dict]]:
+        """Page by the query itself (keyset): each request asks for what follows the last record.
+
+        Page numbers and offsets shift when records change between two fetches (a record moving to
+        the end slides the next one onto a page already read); a query for "after the last record
+        received" does not. `params_for(None)` is the first query, `params_for(page)` the one after
+        `page`; `fresh(page)` drops what the previous query already gave (an inclusive bound). A
+        page whose records all sit on that bound is read on through its `next` link. The walk ends
+        when a page holds all its query still counts, and is reconciled with the first `count`.
+        """
+        first = params_for(None)
+        url, query = path, first
+        count: int | None = None
+        received = 0
+        while True:
+            payload = self.get_list(url, params=query)
+            page = payload["results"]
+            remaining = _count(payload)
+            count = remaining if count is None else count
+            new = fresh(page)
+            if new:
+                received += len(new)
+                yield new
+            if not page or not payload.get("next") or (remaining is not None and len(page) >= remaining):
+                break
+            url, query = (path, params_for(new)) if new else (payload["next"], None)
+        if count is not None:
+            self._reconcile(path, first, count, received)
             if tally is not None:
                 tally.add(count, received)
 

@@ -191,3 +191,24 @@ def strict_json(body: bytes, content_type: str | None) -> Any:
         raise
     except ValueError:
         raise UntrustedJson("the body is not JSON") from None
+
+
+def status_message(status: int, url: str, body: str) -> str:
+    """One message per kind of refusal; only a 401 is about credentials."""
+    if status == 401:
+        return (
+            f"authentication refused (HTTP 401) for {url}: check the credentials in the configured "
+            "environment variables"
+        )
+    if status == 403:
+        return (
+            f"permission denied (HTTP 403) for {url}: the account may not read this resource, or it "
+            "does not exist (pretix answers 403 for an unknown event or organiser)"
+        )
+    if status == 404:
+        return f"not found (HTTP 404) for {url}: check the configured base_url and resource names"
+    if status == 429:
+        return f"still rate-limited (HTTP 429) for {url} after every retry: try again later"
+    if status >= 500:
+        return f"server error (HTTP {status}) for {url} after every retry: {body}"
+    return f"HTTP {status} for {url}: {body}"
