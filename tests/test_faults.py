@@ -27,7 +27,7 @@ from engage.extract import extract_stream
 from engage.warehouse.loader import load_pending
 from extractors.http import ApiClient, SourceError
 from extractors.source_config import HttpSettings
-from simulator.faults import CLASSIC_KINDS, FAULT_KINDS, TRANSIENT_KINDS, FaultPlan, FaultRule
+from simulator.faults import CLASSIC_KINDS, TRANSIENT_KINDS, FaultPlan, FaultRule
 from simulator.http_app import Request, Router, make_server, paginate
 from tests.conftest import TOKEN_ENV, write_config
 
