@@ -24,6 +24,7 @@ from extractors import __version__
 from extractors.http_limits import (
     BodyRefused,
     BoundedRetry,
+    BudgetExhausted,
     OriginRefused,
     Origins,
     RetryAfterRefused,
@@ -235,7 +236,7 @@ class ApiClient:
             response = self.session.request(method, url, timeout=(wait, wait), stream=True, **kwargs)
         except OriginRefused as exc:
             raise UntrustedResponse(f"{self.label}: {exc} (from {shown})") from None
-        except RetryAfterRefused as exc:
+        except (RetryAfterRefused, BudgetExhausted) as exc:
             raise SourceError(f"{self.label}: {exc} ({shown})") from None
         except requests.TooManyRedirects:
             raise SourceError(f"{self.label}: more than {MAX_REDIRECTS} redirects from {shown}") from None

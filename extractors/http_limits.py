@@ -63,6 +63,10 @@ class RetryAfterRefused(Exception):
     """The server asked to wait longer than the configured cap (or the stream's remaining budget)."""
 
 
+class BudgetExhausted(Exception):
+    """The stream run's time budget ran out between two of urllib3's attempts."""
+
+
 class BoundedRetry(Retry):
     """urllib3's Retry, refusing to sleep longer than `retry_after_cap` or the remaining budget.
 
@@ -85,6 +89,11 @@ class BoundedRetry(Retry):
         fresh = super().new(**kw)
         fresh.retry_after_cap, fresh.remaining = self.retry_after_cap, self.remaining
         return fresh
+
+    def increment(self, *args: Any, **kwargs: Any) -> BoundedRetry:
+        if self.remaining is not None and self.remaining() <= 0:
+            raise BudgetExhausted("the run took longer than http.stream_budget_seconds")
+        return super().increment(*args, **kwargs)
 
     def sleep_for_retry(self, response: Any) -> bool:
         header = response.headers.get("Retry-After")

@@ -196,6 +196,14 @@ def paginate(
 FAULTS_ROUTE = "/_sim/faults"
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client hanging up (a timeout, a refused trickle or bomb) is routine here, not an error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def _fault_control(server: Any, request: Request) -> Response:
     """The fault plan at run time: GET its counts, PUT a spec (JSON body) to replace it, DELETE it."""
     from simulator.faults import FaultPlan
@@ -280,7 +288,7 @@ def make_server(host: str, port: int, router: Router, *, verbose: bool = False, 
             if verbose:
                 sys.stderr.write(f"{self.address_string()} - {format % args}\n")
 
-    server = ThreadingHTTPServer((host, port), JsonHandler)
+    server = _QuietServer((host, port), JsonHandler)
     server.daemon_threads = True
     server.faults = faults
     server.router = router
