@@ -1,0 +1,168 @@
+"""Benchmark: what the hardened HTTP client costs per response, in extracted records per second.
+
+Two clients extract the same streams from the same simulator in the same run, alternately:
+
+* ``plain`` -- the client as it was before issue #10: `requests` reads the whole body
+  (`response.json()`), no deadline, size limit, strict JSON, origin or count checks, and the
+  pretix orders and KoboToolbox submissions paged by page number / offset;
+* ``hardened`` -- the client as shipped: the body streamed under its deadline and size limit,
+  decoded in its declared charset, NaN and duplicate keys refused, `next` links checked, the
+  pages asked by keyset and reconciled with the source's `count`.
+
+Everything else (simulator, pseudonymisation, landing writer) is the same. Figures go to
+bench/results/extract.json; the overhead is the records/s lost, best of BENCH_ROUNDS rounds each.
+
+    make bench
+    BENCH_ROUNDS=5 .venv/bin/python bench/bench_extract.py
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from engage.config import load_config
+from engage.extract import extract_stream
+from extractors import kobotoolbox, pretix
+from extractors.http import ApiClient, NotJsonError, SourceError
+
+RESULTS = Path(__file__).resolve().parent / "results" / "extract.json"
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+STREAMS = [("pretix_bench", "orders"), ("kobo_bench", "submissions")]
+PAGE_SIZE = 50  # pretix's own maximum: many responses, so the per-response cost shows
+
+
+def _plain_json_once(self: ApiClient, method: str, path: str, **kwargs: Any) -> Any:
+    """The response handling before #10: one `requests` call, the body read whole, `.json()`."""
+    url = self.url(path)
+    try:
+        response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+    except requests.RequestException as exc:
+        raise SourceError(f"{self.source_name}: request to {url} failed: {exc}") from None
+    finally:
+        self.requests_made += 1
+    if response.status_code >= 400:
+        raise SourceError(f"{self.source_name}: HTTP {response.status_code} for {url}")
+    try:
+        return response.json()
+    except ValueError:
+        raise NotJsonError(f"{self.source_name}: response from {url} is not JSON") from None
+
+
+def _plain_orders(client: ApiClient, source: Any, context: Any) -> Iterator[list[dict]]:
+    params: dict[str, object] = {"ordering": "last_modified", "page_size": source.http.page_size}
+    if since := context.start():
+        params["modified_since"] = since
+    yield from client.paginate(f"organizers/{source.organizer}/orders/", params)
+
+
+def _plain_submissions(client: ApiClient, source: Any, context: Any) -> Iterator[list[dict]]:
+    for asset in kobotoolbox.survey_assets(client, source):
+        if asset.get("has_deployment"):
+            params = {"format": "json", "limit": source.http.page_size, "sort": '{"_submission_time":1}'}
+            yield from client.paginate(f"api/v2/assets/{asset['uid']}/data/", params)
+
+
+@contextlib.contextmanager
+def plain_client() -> Iterator[None]:
+    """Swap the pre-#10 response handling and paging in; restore the shipped ones after."""
+    saved = (ApiClient._json_once, ApiClient._check_list, ApiClient._reconcile)
+    streams = (pretix.STREAMS["orders"], kobotoolbox.STREAMS["submissions"])
+    ApiClient._json_once = _plain_json_once
+    ApiClient._check_list = lambda self, payload, url: None
+    ApiClient._reconcile = lambda self, *args: None
+    pretix.STREAMS["orders"] = dataclasses.replace(streams[0], fetch=_plain_orders)
+    kobotoolbox.STREAMS["submissions"] = dataclasses.replace(streams[1], fetch=_plain_submissions)
+    try:
+        yield
+    finally:
+        ApiClient._json_once, ApiClient._check_list, ApiClient._reconcile = saved
+        pretix.STREAMS["orders"], kobotoolbox.STREAMS["submissions"] = streams
+
+
+def _config(folder: Path, sim: Any) -> Any:
+    http = {"page_size": PAGE_SIZE, "backoff_factor": 0.01}
+    data = {
+        "paths": {name: str(folder / name) for name in ("landing", "warehouse", "marts", "published")},
+        "privacy": {"allow_demo_key": True},
+        "sources": {
+            "pretix_bench": {
+                "kind": "pretix",
+                "base_url": sim.pretix_url,
+                "organizer": "ecccn",
+                "credentials": {"token_env": "ENGAGE_BENCH_PRETIX_TOKEN"},
+                "streams": ["orders"],
+                "http": http,
+            },
+            "kobo_bench": {
+                "kind": "kobotoolbox",
+                "base_url": sim.kobo_url,
+                "credentials": {"token_env": "ENGAGE_BENCH_KOBO_TOKEN"},
+                "streams": ["submissions"],
+                "http": http,
+            },
+        },
+    }
+    (folder / "pipeline.yml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    return load_config(folder / "pipeline.yml")
+
+
+def _one_run(sim: Any, source: str, stream: str) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="engage-bench-extract-") as folder:
+        config = _config(Path(folder), sim)
+        started = time.perf_counter()
+        result = extract_stream(config, source, stream)
+        seconds = time.perf_counter() - started
+    return {"records": result.records, "requests": result.requests, "seconds": seconds}
+
+
+def main() -> None:
+    from simulator.kobo_api import DEMO_KOBO_TOKEN
+    from simulator.server import DEMO_PRETIX_TOKEN, start_simulator
+
+    os.environ["ENGAGE_BENCH_PRETIX_TOKEN"] = DEMO_PRETIX_TOKEN
+    os.environ["ENGAGE_BENCH_KOBO_TOKEN"] = DEMO_KOBO_TOKEN
+    figures: dict[str, Any] = {}
+    with start_simulator(port=0) as sim:
+        for source, stream in STREAMS:
+            runs: dict[str, list[dict[str, float]]] = {"plain": [], "hardened": []}
+            for _ in range(ROUNDS):  # alternate, so a busy moment on a shared machine hits both
+                with plain_client():
+                    runs["plain"].append(_one_run(sim, source, stream))
+                runs["hardened"].append(_one_run(sim, source, stream))
+            best = {name: min(r["seconds"] for r in rs) for name, rs in runs.items()}
+            records = runs["hardened"][0]["records"]
+            rates = {name: records / seconds for name, seconds in best.items()}
+            figures[f"{source}/{stream}"] = {
+                "records": records,
+                "requests": {name: rs[0]["requests"] for name, rs in runs.items()},
+                "best_seconds": {name: round(s, 3) for name, s in best.items()},
+                "records_per_second": {name: round(r, 1) for name, r in rates.items()},
+                "overhead_percent": round(100 * (1 - rates["hardened"] / rates["plain"]), 1),
+                "all_seconds": {name: [round(r["seconds"], 3) for r in rs] for name, rs in runs.items()},
+            }
+            print(f"{source}/{stream}: {json.dumps(figures[f'{source}/{stream}'])}", flush=True)
+    report = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "rounds": ROUNDS,
+        "page_size": PAGE_SIZE,
+        "streams": figures,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"written {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
