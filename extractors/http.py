@@ -356,7 +356,12 @@ class ApiClient:
                 yield new
             if not page or not payload.get("next") or (remaining is not None and len(page) >= remaining):
                 break
-            url, query = (path, params_for(new)) if new else (payload["next"], None)
+            if new and (following := params_for(new)) == query:
+                raise SourceError(
+                    f"{self.label}: {without_query(url)} answered a query for what follows its last "
+                    "record with that record again: the source ignores the query; stopping"
+                )
+            url, query = (path, following) if new else (payload["next"], None)
         if count is not None:
             self._reconcile(path, first, count, received)
             if tally is not None:
