@@ -27,6 +27,8 @@ import dataclasses
 import json
 import os
 import platform
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -139,8 +141,11 @@ class _Simulator:
 
 
 @contextlib.contextmanager
-def simulator_process(port: int = 8799) -> Iterator[_Simulator]:
+def simulator_process() -> Iterator[_Simulator]:
     """The simulator in a process of its own, so this process's CPU time is the client's."""
+    with socket.socket() as probe:  # a free port on loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "simulator", "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -175,6 +180,7 @@ def main() -> None:
     from simulator.kobo_api import DEMO_KOBO_TOKEN
     from simulator.server import DEMO_PRETIX_TOKEN
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the simulator process is stopped too
     os.environ["ENGAGE_BENCH_PRETIX_TOKEN"] = DEMO_PRETIX_TOKEN
     os.environ["ENGAGE_BENCH_KOBO_TOKEN"] = DEMO_KOBO_TOKEN
     modes = {
