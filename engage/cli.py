@@ -58,14 +58,16 @@ def _progress() -> Progress:
 
 def print_summary(summary: RunSummary) -> None:
     table = Table(title="Records per stream")
-    for column in ("source", "stream", "extracted", "loaded", "quarantined", "note"):
-        table.add_column(
-            column, justify="right" if column in {"extracted", "loaded", "quarantined"} else "left"
-        )
+    numbers = ("source count", "received", "extracted", "loaded", "quarantined")
+    for column in ("source", "stream", *numbers, "note"):
+        table.add_column(column, justify="right" if column in numbers else "left")
     for entry in summary.streams.values():
+        counted = entry.source_count is not None
         table.add_row(
             entry.source_instance,
             entry.stream,
+            f"{entry.source_count:,}" if counted else "-",
+            f"{entry.source_received:,}" if counted else "-",
             f"{entry.extracted:,}",
             f"{entry.loaded:,}",
             f"{entry.quarantined:,}",

@@ -29,6 +29,10 @@ class ExtractResult:
     cursor_end: str | None
     note: str = ""
     rejected_files: list[tuple[str, str]] = field(default_factory=list)
+    # Reconciliation: the source's own count for what this run read (None: it gives none), and
+    # what the run received; a shortfall never gets here, the extraction fails instead.
+    source_count: int | None = None
+    source_received: int = 0
 
 
 class _CursorTracker:
@@ -153,6 +157,8 @@ def extract_stream(
 
     writer = stream_writer(config, source_name, system, stream_name)
     client = system.make_client(source_name, source)
+    if hasattr(client, "stream"):
+        client.stream = stream_name  # errors name the stream
     try:
         for page in stream.fetch(client, source, context):
             kept = [record for record in page if in_range.keep(record)]
@@ -188,6 +194,8 @@ def extract_stream(
                 None,
                 note,
                 list(context.rejected),
+                context.tally.source_count,
+                context.tally.received,
             )
         manifest = writer.commit(
             cursor_start=context.window.start or min((m.end for m in state.marks.values()), default=None),
@@ -196,6 +204,8 @@ def extract_stream(
             cursor_marks=tracker.mark_infos() if tracker and not backfill else {},
             source_files=list(source_files.values()),
             data_interval=(window.start, window.end) if window else (None, None),
+            source_count=context.tally.source_count,
+            source_received=context.tally.received if context.tally.source_count is not None else None,
         )
     except BaseException:
         writer.abort()
@@ -217,4 +227,6 @@ def extract_stream(
         manifest.cursor_end,
         note,
         list(context.rejected),
+        context.tally.source_count,
+        context.tally.received,
     )

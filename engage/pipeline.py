@@ -20,6 +20,8 @@ class StreamSummary:
     loaded: int = 0
     quarantined: int = 0
     note: str = ""
+    source_count: int | None = None  # what the source's lists counted for the run (None: no count)
+    source_received: int = 0
 
 
 @dataclass
@@ -35,6 +37,8 @@ class RunSummary:
         entry = self.stream(result.source_instance, result.stream)
         entry.extracted += result.records
         entry.note = result.note
+        entry.source_count = result.source_count
+        entry.source_received = result.source_received
 
     def add_load(self, result: LoadResult) -> None:
         entry = self.stream(result.source_instance, result.stream)

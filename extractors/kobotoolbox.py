@@ -5,8 +5,11 @@ as `GET /api/v2/assets/{uid}/` returns it: name, deployed versions, form content
 
 `submissions` is incremental by `_submission_time`, kept per form (`partition_field`
 `_xform_id_string`, the asset uid): each deployed form is read with
-`query={"_submission_time": {"$gte": <the form's cursor>}}`, `sort={"_submission_time": 1}` and
-`limit` = `http.page_size`, following the `next` links (they carry limit, start and query).
+`query={"_submission_time": {"$gte": <the form's cursor>}}` and `limit` = `http.page_size`.
+It is paged by the query, not by `start` offsets: a submission deleted between two fetches shifts
+every offset behind it, and the first record of the next page would never be read. So each request
+adds `"_id": {"$gt": <the last _id received>}` to the query, sorted by `_id` (the server's insertion
+order: a new submission always gets a higher one).
 KoboToolbox compares `_submission_time` as text (MongoDB strings), so the bound is sent in its own
 format: UTC, seconds, no zone suffix. Submissions land as the endpoint returns them: group paths
 (`evaluation/satisfaction`), repeat groups (lists of objects) and every metadata key unchanged.
@@ -32,7 +35,7 @@ from urllib.parse import quote
 
 from extractors.http import ApiClient, token_client
 from extractors.source_config import KoboSource
-from extractors.streams import FetchContext, FieldRule, Page, Stream, parse_cursor
+from extractors.streams import FetchContext, FieldRule, Page, Stream, Tally, parse_cursor
 
 SYSTEM = "kobotoolbox"
 VERSION = "kobotoolbox-1"
@@ -45,7 +48,7 @@ IDENTIFYING_QUESTIONS: tuple[tuple[str, str], ...] = (
     ("respondent/phone", "drop"),
 )
 SUBMISSION_RULES = tuple(FieldRule(path, action) for path, action in IDENTIFYING_QUESTIONS)
-SUBMISSION_SORT = json.dumps({"_submission_time": 1}, separators=(",", ":"))
+SUBMISSION_SORT = json.dumps({"_id": 1}, separators=(",", ":"))
 
 
 def make_client(source_name: str, source: KoboSource) -> ApiClient:
@@ -57,11 +60,11 @@ def kobo_timestamp(value: str) -> str:
     return parse_cursor(value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def survey_assets(client: ApiClient, source: KoboSource) -> Iterator[dict]:
+def survey_assets(client: ApiClient, source: KoboSource, tally: Tally | None = None) -> Iterator[dict]:
     """The listing entry of every survey to read: all of them, or the configured `asset_uids`."""
     wanted = set(source.asset_uids)
     params = {"format": "json", "q": "asset_type:survey", "limit": source.http.page_size}
-    for page in client.paginate("api/v2/assets/", params):
+    for page in client.paginate("api/v2/assets/", params, tally=None if wanted else tally):
         for asset in page:
             if asset.get("asset_type") == "survey" and (not wanted or asset.get("uid") in wanted):
                 yield asset
@@ -73,7 +76,7 @@ def _asset_path(uid: str) -> str:
 
 def fetch_assets(client: ApiClient, source: KoboSource, context: FetchContext) -> Iterator[Page]:
     """One page per asset: its detail (deployed versions and form content), sorted by uid."""
-    uids = sorted(asset["uid"] for asset in survey_assets(client, source))
+    uids = sorted(asset["uid"] for asset in survey_assets(client, source, context.tally))
     for uid in uids:
         yield [client.get_json(_asset_path(uid), {"format": "json"})]
 
@@ -84,19 +87,29 @@ def fetch_submissions(client: ApiClient, source: KoboSource, context: FetchConte
         if not asset.get("has_deployment"):
             continue  # a draft has no data endpoint
         uid = asset["uid"]
-        params: dict[str, object] = {
-            "format": "json",
-            "limit": source.http.page_size,
-            "sort": SUBMISSION_SORT,
-        }
         bounds = {}
         if since := context.start(uid):
             bounds["$gte"] = kobo_timestamp(since)
         if context.window.end:  # a backfill window: the framework drops the rest anyway
             bounds["$lt"] = kobo_timestamp(context.window.end)
-        if bounds:
-            params["query"] = json.dumps({"_submission_time": bounds}, separators=(",", ":"))
-        yield from client.paginate(f"{_asset_path(uid)}data/", params)
+
+        def params_for(page: Page | None, bounds: dict = bounds) -> dict[str, object]:
+            query: dict[str, object] = {"_submission_time": bounds} if bounds else {}
+            if page:
+                query["_id"] = {"$gt": max(_submission_id(record) for record in page)}
+            params: dict[str, object] = {"format": "json", "limit": source.http.page_size}
+            params["sort"] = SUBMISSION_SORT
+            if query:
+                params["query"] = json.dumps(query, separators=(",", ":"))
+            return params
+
+        yield from client.walk(f"{_asset_path(uid)}data/", params_for, tally=context.tally)
+
+
+def _submission_id(record: dict) -> int:
+    """`_id` as the server sorts it; a record without one (quarantined later) does not move the walk."""
+    value = record.get("_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else -1
 
 
 STREAMS = {

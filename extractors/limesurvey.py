@@ -8,9 +8,12 @@ released by ``close()``, which the extraction calls in a ``finally`` even when a
 
 Responses are incremental by response id, per survey (``_survey_id`` is added to each record).
 A run first exports only the ids from the committed cursor on (``fields=["id"]``, cheap), then
-exports the full responses in id windows of ``http.page_size`` ids, so pages stay bounded and gaps
-left by deleted responses cost nothing. Both export shapes are read: ``[{"12": {...}}]`` (each
-response under its id, older versions) and ``[{"id": 12, ...}]``.
+exports the full responses in contiguous id windows of ``http.page_size`` ids, so pages stay
+bounded and gaps left by deleted responses cost nothing. Ids only grow, so a response added during
+the run lands in the next one; a window missing an id of the list is asked for its ids again: a
+deleted response is noted, a response still there but left out fails the stream. The id list's
+length is the source's count in the run's reconciliation. Both export shapes are read:
+``[{"12": {...}}]`` (each response under its id, older versions) and ``[{"id": 12, ...}]``.
 """
 
 from __future__ import annotations
@@ -121,15 +124,7 @@ def make_client(source_name: str, source: LimeSurveySource) -> LimeSurveyClient:
         raise SourceError(
             f"{source_name}: no LimeSurvey login: set the environment variable(s) {', '.join(missing)}"
         )
-    return LimeSurveyClient(
-        source_name,
-        str(source.base_url),
-        username,
-        password,
-        timeout=source.http.timeout_seconds,
-        max_retries=source.http.max_retries,
-        backoff_factor=source.http.backoff_factor,
-    )
+    return LimeSurveyClient(source_name, str(source.base_url), username, password, settings=source.http)
 
 
 def _list_surveys(client: LimeSurveyClient, source: LimeSurveySource) -> list[dict[str, Any]]:
@@ -219,14 +214,33 @@ def fetch_responses(
             raise SourceError(f"{client.source_name}: list_surveys returned a survey without a numeric sid")
         start = _int(context.start(str(sid)))
         last = window_end - 1 if window_end is not None else None
-        ids = sorted(
-            {r["id"] for r in _export(client, sid, start, last, ["id"]) if isinstance(r.get("id"), int)}
-        )
+        ids = _ids(client, sid, start, last)
+        deleted = received = 0
+        window_start = start
         for offset in range(0, len(ids), source.http.page_size):
             chunk = ids[offset : offset + source.http.page_size]
-            page = _export(client, sid, chunk[0], chunk[-1], None)
+            # Windows are contiguous (from the previous one's end), so no id between two is skipped.
+            page = _export(client, sid, window_start, chunk[-1], None)
+            window_start = chunk[-1] + 1
+            missing = set(chunk) - {r.get("id") for r in page}
+            if missing:  # deleted since the id list was read, or lost: the ids export says which
+                still_there = missing & set(_ids(client, sid, chunk[0], chunk[-1]))
+                if still_there:
+                    raise SourceError(
+                        f"{client.label}: survey {sid}: export_responses left out {len(still_there)} "
+                        f"response(s) its id list holds (ids {chunk[0]}-{chunk[-1]}); stopping"
+                    )
+                deleted += len(missing)
+            received += len(page)
             if page:
                 yield [{**response, "_survey_id": sid} for response in page]
+        context.tally.add(len(ids) - deleted, received)
+
+
+def _ids(client: LimeSurveyClient, sid: int, first: int | None, last: int | None) -> list[int]:
+    """The response ids of a survey in [first, last] (cheap: the id column only)."""
+    rows = _export(client, sid, first, last, ["id"])
+    return sorted({r["id"] for r in rows if isinstance(r.get("id"), int)})
 
 
 STREAMS = {

@@ -2,6 +2,11 @@
 
 Orders are incremental by `last_modified` (`modified_since`, inclusive). Check-ins do not touch an
 order's `last_modified` in pretix, so attendance is read from the check-in lists as a snapshot.
+
+Orders are paged by the cursor itself, not by page number: pretix pages by number, and an order
+modified between two fetches moves to the end while the one behind it slides onto the page already
+read (measured on pretix 2026.8). So each request asks again with `modified_since` = the last
+`last_modified` received, skipping the orders already taken at that instant.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from urllib.parse import quote
 
 from extractors.http import ApiClient, token_client
 from extractors.source_config import PretixSource
-from extractors.streams import FetchContext, FieldRule, Page, Stream
+from extractors.streams import FetchContext, FieldRule, Page, Stream, parse_cursor
 
 SYSTEM = "pretix"
 VERSION = "pretix-1"
@@ -40,19 +45,44 @@ def _org(source: PretixSource) -> str:
 
 
 def fetch_events(client: ApiClient, source: PretixSource, context: FetchContext) -> Iterator[Page]:
-    yield from client.paginate(f"{_org(source)}/events/", {"page_size": source.http.page_size})
+    params = {"page_size": source.http.page_size}
+    yield from client.paginate(f"{_org(source)}/events/", params, tally=context.tally)
 
 
 def fetch_orders(client: ApiClient, source: PretixSource, context: FetchContext) -> Iterator[Page]:
-    params: dict[str, object] = {"ordering": "last_modified", "page_size": source.http.page_size}
-    if since := context.start():
-        params["modified_since"] = since
-    yield from client.paginate(f"{_org(source)}/orders/", params)
+    """Orders by `last_modified`, each request starting at the last instant received (keyset)."""
+    base: dict[str, object] = {"ordering": "last_modified", "page_size": source.http.page_size}
+    bound: dict[str, object] = {"since": context.start(), "taken": set()}
+
+    def params_for(page: Page | None) -> dict[str, object]:
+        if page:
+            last = max(page, key=_modified_at)["last_modified"]
+            at_last = {o.get("code") for o in page if _modified_at(o) == parse_cursor(last)}
+            same = bound["since"] is not None and parse_cursor(bound["since"]) == parse_cursor(last)
+            bound["taken"] = (bound["taken"] | at_last) if same else at_last
+            bound["since"] = last
+        return {**base, "modified_since": bound["since"]} if bound["since"] else dict(base)
+
+    def fresh(page: Page) -> Page:
+        if bound["since"] is None or not bound["taken"]:
+            return page
+        edge = parse_cursor(bound["since"])
+        return [o for o in page if not (_modified_at(o) == edge and o.get("code") in bound["taken"])]
+
+    yield from client.walk(f"{_org(source)}/orders/", params_for, fresh=fresh, tally=context.tally)
+
+
+def _modified_at(order: dict) -> object:
+    """An order's `last_modified` as an instant; a missing or bad one sorts first (quarantined later)."""
+    try:
+        return parse_cursor(str(order["last_modified"]))
+    except (KeyError, ValueError):
+        return parse_cursor("0001-01-01T00:00:00+00:00")
 
 
 def fetch_checkins(client: ApiClient, source: PretixSource, context: FetchContext) -> Iterator[Page]:
     """Every position with a check-in, per event and check-in list, tagged with both."""
-    for events in fetch_events(client, source, context):
+    for events in client.paginate(f"{_org(source)}/events/", {"page_size": source.http.page_size}):
         for event in events:
             slug = event.get("slug")
             if not slug:
@@ -62,7 +92,7 @@ def fetch_checkins(client: ApiClient, source: PretixSource, context: FetchContex
                 for checkin_list in lists:
                     positions_path = f"{event_path}/checkinlists/{checkin_list['id']}/positions/"
                     params = {"has_checkin": "true", "page_size": source.http.page_size}
-                    for page in client.paginate(positions_path, params):
+                    for page in client.paginate(positions_path, params, tally=context.tally):
                         yield [{**p, "_event": slug, "_checkin_list": checkin_list["id"]} for p in page]
 
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 # Source instance names become DAG ids, landing folders and raw-table values: keep them plain.
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
@@ -31,11 +39,35 @@ class LoginCredentials(StrictModel):
     password_env: EnvVarName
 
 
+def _origin(url: AnyHttpUrl) -> str:
+    """An allow-listed origin is scheme, host and port: a path or query would be a mistake."""
+    if (url.path or "/") != "/" or url.query or url.fragment:
+        raise ValueError(f"an origin has no path or query, e.g. https://cdn.example.org (got {url})")
+    return url
+
+
 class HttpSettings(StrictModel):
-    timeout_seconds: float = Field(30.0, gt=0)
+    """Every wait and size an extraction may spend; each ends in an error naming what was exceeded."""
+
+    timeout_seconds: float = Field(30.0, gt=0, description="connect, and each read of the socket")
     max_retries: int = Field(5, ge=0, le=20)
     backoff_factor: float = Field(0.5, ge=0)
     page_size: int = Field(200, ge=1, le=30000)
+    max_retry_after_seconds: float = Field(
+        300.0, ge=0, description="a longer Retry-After fails the stream instead of being waited out"
+    )
+    response_deadline_seconds: float = Field(
+        120.0, gt=0, description="one response, connect to last body byte (however slowly it trickles)"
+    )
+    max_response_mib: float = Field(64.0, gt=0, description="one response body after decompression")
+    max_pages: int = Field(100_000, ge=1, description="list pages one stream run may read")
+    stream_budget_seconds: float = Field(
+        3 * 3600.0, gt=0, description="one stream run, every request, retry and wait included"
+    )
+    extra_origins: list[Annotated[AnyHttpUrl, AfterValidator(_origin)]] = Field(
+        default_factory=list,
+        description="origins besides base_url's that links and redirects may lead to (a CDN); default none",
+    )
 
 
 class _Source(StrictModel):

@@ -49,6 +49,22 @@ class CursorMark:
 
 
 @dataclass
+class Tally:
+    """What the source said it holds for the lists a run read (`count`), and what the run received.
+
+    None when no list gave a count. The HTTP layer fails a walk that receives fewer records than
+    its list counts; the figures reach the run summary and `audit.reconciliation`.
+    """
+
+    source_count: int | None = None
+    received: int = 0
+
+    def add(self, source_count: int, received: int) -> None:
+        self.source_count = (self.source_count or 0) + source_count
+        self.received += received
+
+
+@dataclass
 class FetchContext:
     """What a stream's fetch function may know about earlier runs, and report back."""
 
@@ -56,6 +72,7 @@ class FetchContext:
     marks: dict[str, CursorMark] = field(default_factory=dict)  # partition -> committed cursor
     seen_files: frozenset[str] = frozenset()  # sha256 of source files already landed
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (file, reason), filled by fetch
+    tally: Tally = field(default_factory=Tally)  # the source's counts vs records received, by fetch
 
     def start(self, partition: str = "") -> str | None:
         """Where to read from: the backfill window's start, else the partition's committed cursor."""

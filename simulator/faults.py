@@ -17,6 +17,24 @@ Kinds, and what the client sees:
   ``next`` link) walked forward; never on a list's first page, where a stale body would be
   indistinguishable from the real first page.
 
+Hostile kinds (bodies and links built in :mod:`simulator.hostile`):
+
+* ``foreign_next`` -- a list page whose ``next`` points at ``foreign_origin`` (even the last page);
+* ``cross_origin_redirect`` -- ``302`` to the same path and query on ``foreign_origin``;
+* ``huge_retry_after`` -- ``429`` with ``Retry-After: <huge_retry_after>`` (10^9 s by default);
+* ``trickle`` -- the real answer, its body sent one byte per ``trickle_seconds``;
+* ``endless_links`` -- a list page whose ``next`` starts a chain of distinct links that never ends;
+* ``gzip_bomb`` -- the real JSON then ``bomb_mib`` MiB of spaces, gzip-encoded (~1,000-fold);
+* ``wrong_charset`` -- Latin-1 bytes labelled ``application/json`` (so UTF-8);
+* ``nan`` -- the real object with a ``NaN`` value; ``duplicate_keys`` -- with a second, empty
+  ``results`` (or its first key again);
+* ``shifting_pages`` -- before answering, the data changes the way concurrent users change it
+  (the router's mutator for the path: a pretix order modified, a KoboToolbox submission deleted,
+  a LimeSurvey response added and one deleted), then the request is answered normally.
+
+``huge_retry_after`` and ``endless_links`` are not transient: a client must stop (they are in
+:data:`FATAL_KINDS`, out of the mixes the reliability suite draws from).
+
 Deterministic: whether the n-th request for a given method + path + query fails, and how, is drawn
 from ``random.Random(f"{seed}:{method}:{path}?{query}:{n}")``, so a sequential client meets the
 same faults in every run whatever the thread scheduling, and a retry of the same URL gets a fresh
@@ -32,7 +50,12 @@ A spec (``--faults`` on the command line, a file path or inline JSON/YAML)::
         rate: 0.3
         kinds: ["429", "500", "503", "slow", "reset", "truncated", "malformed", "repeat_page"]
         # or weighted: kinds: {"500": 2, "reset": 1}; optional: methods: [GET], times: 1
-        # (times: at most that many faults per URL -- a transient fault that always clears)
+        # (times: at most that many faults per URL -- a transient fault that always clears;
+        #  limit: at most that many faults by this rule in all)
+    # optional: foreign_origin, huge_retry_after, trickle_seconds, bomb_mib
+
+At run time: ``GET /_sim/faults`` (the plan and its counts), ``PUT /_sim/faults`` (a spec as the
+JSON body replaces the plan), ``DELETE /_sim/faults`` (no faults); loopback clients only.
 """
 
 from __future__ import annotations
@@ -51,10 +74,30 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-FAULT_KINDS = ("429", "500", "503", "slow", "reset", "truncated", "malformed", "repeat_page")
+from simulator import hostile
+
+CLASSIC_KINDS = ("429", "500", "503", "slow", "reset", "truncated", "malformed", "repeat_page")
+HOSTILE_KINDS = (
+    "foreign_next",
+    "cross_origin_redirect",
+    "trickle",
+    "gzip_bomb",
+    "wrong_charset",
+    "nan",
+    "duplicate_keys",
+    "shifting_pages",
+)
+FATAL_KINDS = ("huge_retry_after", "endless_links")
+TRANSIENT_KINDS = CLASSIC_KINDS + HOSTILE_KINDS  # a well-behaved client survives each with a retry
+FAULT_KINDS = TRANSIENT_KINDS + FATAL_KINDS
+SPEC_KEYS = {"seed", "retry_after", "slow_seconds", "foreign_origin", "huge_retry_after"}
+SPEC_KEYS |= {"trickle_seconds", "bomb_mib", "rules"}
 CONTROL_PREFIX = "/_sim/"
 # Query parameters naming the page of a list (DRF page number, limit/offset, KoboToolbox's start).
 PAGE_PARAMS = ("page", "offset", "start")
+hostile_after = frozenset(
+    {"foreign_next", "endless_links", "gzip_bomb", "wrong_charset", "nan", "duplicate_keys", "trickle"}
+)
 MALFORMED_BODY = b"<html><head><title>502 Bad Gateway</title></head><body>upstream hiccup</body></html>"
 
 
@@ -67,6 +110,7 @@ class FaultRule:
     kinds: tuple[tuple[str, float], ...]
     methods: frozenset[str] | None = None  # None: every method
     times: int | None = None  # at most this many faults per request URL (None: no limit)
+    limit: int | None = None  # at most this many faults by this rule in all (None: no limit)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.rate <= 1.0:
@@ -88,6 +132,7 @@ class FaultRule:
         kinds: Iterable[str] | Mapping[str, float] = FAULT_KINDS,
         methods: Iterable[str] | None = None,
         times: int | None = None,
+        limit: int | None = None,
     ) -> FaultRule:
         weighted = kinds.items() if isinstance(kinds, Mapping) else ((str(k), 1.0) for k in kinds)
         return cls(
@@ -96,6 +141,7 @@ class FaultRule:
             tuple((str(k), float(w)) for k, w in weighted),
             frozenset(m.upper() for m in methods) if methods else None,
             times,
+            limit,
         )
 
     def applies(self, method: str, path: str) -> bool:
@@ -113,10 +159,15 @@ class FaultPlan:
     seed: int = 0
     retry_after: int = 1
     slow_seconds: float = 3.0
+    foreign_origin: str = "http://foreign.invalid"  # where foreign links and redirects point
+    huge_retry_after: str = "1000000000"
+    trickle_seconds: float = 1.0  # per byte
+    bomb_mib: int = 256
     requests: int = 0  # requests matched by a rule (control routes and unmatched paths excluded)
     injected: Counter[str] = field(default_factory=Counter)
     _occurrences: Counter[str] = field(default_factory=Counter, repr=False)
     _faulted: Counter[str] = field(default_factory=Counter, repr=False)
+    _by_rule: Counter[int] = field(default_factory=Counter, repr=False)
     _last_pages: dict[str, tuple[str, Any]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -128,20 +179,29 @@ class FaultPlan:
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> FaultPlan:
-        unknown = set(spec) - {"seed", "retry_after", "slow_seconds", "rules"}
+        unknown = set(spec) - SPEC_KEYS
         if unknown:
-            raise ValueError(f"fault spec: unknown keys {sorted(unknown)}")
+            raise ValueError(f"fault spec: unknown keys {sorted(unknown)}; known: {sorted(SPEC_KEYS)}")
         rules = [
             FaultRule.of(
-                r["pattern"], r["rate"], r.get("kinds", FAULT_KINDS), r.get("methods"), r.get("times")
+                r["pattern"],
+                r["rate"],
+                r.get("kinds", TRANSIENT_KINDS),
+                r.get("methods"),
+                r.get("times"),
+                r.get("limit"),
             )
             for r in spec.get("rules", [])
         ]
+        optional = {k: spec[k] for k in ("foreign_origin", "huge_retry_after") if k in spec}
         return cls(
             rules,
             seed=int(spec.get("seed", 0)),
             retry_after=int(spec.get("retry_after", 1)),
             slow_seconds=float(spec.get("slow_seconds", 3.0)),
+            trickle_seconds=float(spec.get("trickle_seconds", 1.0)),
+            bomb_mib=int(spec.get("bomb_mib", 256)),
+            **{k: str(v) for k, v in optional.items()},
         )
 
     @classmethod
@@ -181,10 +241,15 @@ class FaultPlan:
         handler._engage_fault = handler._engage_rule = None
         if request.path.startswith(CONTROL_PREFIX):
             return False
-        rule = next((r for r in self.rules if r.applies(request.method, request.path)), None)
+        index, rule = next(
+            ((i, r) for i, r in enumerate(self.rules) if r.applies(request.method, request.path)), (0, None)
+        )
         if rule is None:
             return False
         handler._engage_rule = rule
+        if request.arg(hostile.ENDLESS_PARAM) is not None:  # once in an endless chain, never out
+            handler._engage_fault = "endless_links"
+            return False
         query = urlencode(sorted((k, v) for k, vs in request.query.items() for v in vs))
         key = f"{request.method}:{request.path}?{query}"
         with self._lock:
@@ -193,9 +258,28 @@ class FaultPlan:
             draw = random.Random(f"{self.seed}:{key}:{self._occurrences[key]}")
             if draw.random() >= rule.rate or (rule.times is not None and self._faulted[key] >= rule.times):
                 return False
+            if rule.limit is not None and self._by_rule[index] >= rule.limit:
+                return False
             self._faulted[key] += 1
+            self._by_rule[index] += 1
         kinds, weights = zip(*rule.kinds, strict=True)
         kind = draw.choices(kinds, weights)[0]
+        if kind == "shifting_pages":
+            router = getattr(getattr(handler, "server", None), "router", None)
+            if router is not None and router.mutate(request):
+                self._count(kind)
+            return False  # the changed data is answered normally
+        if kind == "huge_retry_after":
+            self._count(kind)
+            detail = "Request was throttled. Expected available in a very long time."
+            headers = {"Retry-After": self.huge_retry_after}
+            self._send(handler, 429, json.dumps({"detail": detail}).encode(), headers)
+            return True
+        if kind == "cross_origin_redirect":
+            self._count(kind)
+            headers = {"Location": hostile.foreign(request.url(), self.foreign_origin)}
+            self._send(handler, 302, b"", headers)
+            return True
         if kind in ("429", "500", "503", "malformed", "reset"):
             self._count(kind)
         if kind == "429":
@@ -211,7 +295,7 @@ class FaultPlan:
             # SO_LINGER with a zero timeout: closing sends RST, not FIN; nothing is written first.
             handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             handler.close_connection = True
-        else:  # slow, truncated, repeat_page: they need the routed response
+        else:  # slow, truncated, repeat_page and the hostile bodies: they need the routed response
             handler._engage_fault = kind
             return False
         return True
@@ -238,6 +322,8 @@ class FaultPlan:
                     self._last_pages[page[0]] = (page[1], response.body)
                 else:
                     self._last_pages.pop(page[0], None)  # the walk is over: forget it
+        if kind in hostile_after:
+            return self._hostile(handler, request, response, kind)
         if kind in ("slow", "truncated"):
             self._count(kind)
             payload = b"" if response.body is None else json.dumps(response.body).encode()
@@ -248,6 +334,33 @@ class FaultPlan:
             self._send(handler, response.status, payload, response.headers)
             return True
         return False
+
+    def _hostile(self, handler: Any, request: Any, response: Any, kind: str) -> bool:
+        """Send the hostile version of a routed answer; False when the kind does not apply to it."""
+        body, headers = response.body, {}
+        is_list = response.status == 200 and isinstance(body, dict) and isinstance(body.get("results"), list)
+        if kind in ("foreign_next", "endless_links") and not is_list:
+            return False
+        if kind == "foreign_next":
+            payload = json.dumps(hostile.foreign_next(body, request.url(), self.foreign_origin)).encode()
+        elif kind == "endless_links":
+            payload = json.dumps(hostile.endless_next(body, request.url())).encode()
+        elif kind == "gzip_bomb":
+            payload, headers = hostile.gzip_bomb(body, self.bomb_mib)
+        elif kind == "wrong_charset":
+            payload, headers = hostile.wrong_charset(body)
+        elif kind == "nan":
+            payload = hostile.with_nan(body)
+        elif kind == "duplicate_keys":
+            payload = hostile.with_duplicate_key(body)
+        else:  # trickle
+            self._count(kind)
+            payload = b"" if body is None else json.dumps(body).encode()
+            hostile.trickle(handler, response.status, payload, self.trickle_seconds, give_up_after=120.0)
+            return True
+        self._count(kind)
+        self._send(handler, response.status, payload, {**response.headers, **headers})
+        return True
 
     # -- helpers -------------------------------------------------------------------------------
     def _count(self, kind: str) -> None:

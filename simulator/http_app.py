@@ -92,11 +92,30 @@ class Response:
 Handler = Callable[[Request], Response | Any]
 
 
+Mutator = Callable[[Request], bool]
+
+
 class Router:
-    """Maps ``METHOD /path/{param}/`` patterns to handlers; first match wins."""
+    """Maps ``METHOD /path/{param}/`` patterns to handlers; first match wins.
+
+    Mutators change the data the way concurrent users would (the fault plan's ``shifting_pages``
+    calls :meth:`mutate` between page fetches); each system registers its own for its list routes.
+    """
 
     def __init__(self) -> None:
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._mutators: list[tuple[re.Pattern[str], Mutator]] = []
+
+    def add_mutator(self, pattern: str, mutator: Mutator) -> None:
+        """``pattern``: a regular expression searched in the request path."""
+        self._mutators.append((re.compile(pattern), mutator))
+
+    def mutate(self, request: Request) -> bool:
+        """Run the first mutator whose pattern matches; True when it changed something."""
+        for pattern, mutator in self._mutators:
+            if pattern.search(request.path):
+                return mutator(request)
+        return False
 
     def add(self, method: str, pattern: str, handler: Handler) -> None:
         # literal text is escaped; each {name} becomes one path segment
@@ -115,6 +134,7 @@ class Router:
 
     def include(self, other: Router) -> None:
         self._routes.extend(other._routes)
+        self._mutators.extend(other._mutators)
 
     def dispatch(self, request: Request) -> Response:
         allowed = False
@@ -173,10 +193,47 @@ def paginate(
     }
 
 
+FAULTS_ROUTE = "/_sim/faults"
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client hanging up (a timeout, a refused trickle or bomb) is routine here, not an error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+def _fault_control(server: Any, request: Request) -> Response:
+    """The fault plan at run time: GET its counts, PUT a spec (JSON body) to replace it, DELETE it."""
+    from simulator.faults import FaultPlan
+
+    if not request.is_loopback:
+        raise HttpError(403, "The control API only answers loopback clients.")
+    if request.method in ("PUT", "POST"):
+        try:
+            server.faults = FaultPlan.from_spec(request.json())
+        except (ValueError, KeyError, TypeError) as exc:
+            raise HttpError(400, f"fault spec: {exc}") from exc
+    elif request.method == "DELETE":
+        server.faults = None
+    elif request.method != "GET":
+        raise HttpError(405, f'Method "{request.method}" not allowed.')
+    plan = server.faults
+    if plan is None:
+        return Response(200, {"active": False})
+    rules = [
+        {"pattern": r.pattern, "rate": r.rate, "kinds": dict(r.kinds), "times": r.times, "limit": r.limit}
+        for r in plan.rules
+    ]
+    return Response(200, {"active": True, "seed": plan.seed, "rules": rules, "report": plan.report()})
+
+
 def make_server(host: str, port: int, router: Router, *, verbose: bool = False, faults: Any = None):
     """A ThreadingHTTPServer answering JSON from ``router``.
 
-    ``faults``: a :class:`simulator.faults.FaultPlan` consulted before and after routing.
+    ``faults``: a :class:`simulator.faults.FaultPlan` consulted before and after routing; it is
+    ``server.faults`` and can be replaced at run time through ``/_sim/faults``.
     """
 
     class JsonHandler(BaseHTTPRequestHandler):
@@ -194,10 +251,14 @@ def make_server(host: str, port: int, router: Router, *, verbose: bool = False, 
                 body=self.rfile.read(length) if length else b"",
                 client_host=self.client_address[0],
             )
+            faults = self.server.faults
             if faults is not None and faults.before(self, request):
                 return  # the fault plan answered (or dropped the connection)
             try:
-                response = router.dispatch(request)
+                if request.path == FAULTS_ROUTE:
+                    response = _fault_control(self.server, request)
+                else:
+                    response = router.dispatch(request)
             except HttpError as exc:
                 response = Response(exc.status, {"detail": exc.detail}, exc.headers)
             except Exception as exc:  # a bug in a handler must not kill the connection silently
@@ -227,6 +288,8 @@ def make_server(host: str, port: int, router: Router, *, verbose: bool = False, 
             if verbose:
                 sys.stderr.write(f"{self.address_string()} - {format % args}\n")
 
-    server = ThreadingHTTPServer((host, port), JsonHandler)
+    server = _QuietServer((host, port), JsonHandler)
     server.daemon_threads = True
+    server.faults = faults
+    server.router = router
     return server

@@ -7,7 +7,15 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from simulator import kobo_api, kobo_data, limesurvey_api, limesurvey_data, pretix_api, pretix_data
+from simulator import (
+    kobo_api,
+    kobo_data,
+    limesurvey_api,
+    limesurvey_data,
+    pretix_api,
+    pretix_data,
+    shifting,
+)
 from simulator.faults import FaultPlan
 from simulator.http_app import HttpError, Request, Router, make_server
 from simulator.pretix_api import DEMO_PRETIX_TOKEN
@@ -39,7 +47,10 @@ def build_app(
         limesurvey_api.DEMO_LIMESURVEY_PASSWORD,
     )
     router.include(limesurvey_api.build_router(limesurvey_store))
-    router.include(kobo_api.build_router(kobo_api.KoboStore(kobo_data.generate(dataset))))
+    kobo_store = kobo_api.KoboStore(kobo_data.generate(dataset))
+    router.include(kobo_api.build_router(kobo_store))
+    shifting.register(router, store, kobo_store, limesurvey_store)  # the shifting_pages fault
+    router.stores = {"pretix": store, "kobotoolbox": kobo_store, "limesurvey": limesurvey_store}
 
     @router.route("GET", "/_sim/health")
     def health(request: Request) -> Any:
@@ -63,7 +74,17 @@ class SimulatorHandle:
         self.pretix_url: str = f"{self.base_url}{pretix_api.API_PREFIX}/"
         self.kobo_url: str = f"{self.base_url}{kobo_api.PREFIX}/"
         self.pretix_token: str = DEMO_PRETIX_TOKEN
-        self.faults: FaultPlan | None = None  # the fault plan in force, with its counts
+        # the simulated systems' data, for tests that check what a run landed against it
+        self.stores: dict[str, Any] = getattr(server.router, "stores", {})
+
+    @property
+    def faults(self) -> FaultPlan | None:
+        """The fault plan in force, with its counts (PUT /_sim/faults replaces it at run time)."""
+        return self._server.faults
+
+    @faults.setter
+    def faults(self, plan: FaultPlan | None) -> None:
+        self._server.faults = plan
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -100,9 +121,7 @@ def start_simulator(
     server = make_server(host, port, app, verbose=verbose, faults=plan)
     thread = threading.Thread(target=server.serve_forever, name="engage-simulator", daemon=True)
     thread.start()
-    handle = SimulatorHandle(server, thread)
-    handle.faults = plan
-    return handle
+    return SimulatorHandle(server, thread)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -177,7 +177,7 @@ def test_reconciliation_flags_a_mismatch(tmp_path: Path) -> None:
             source = "lost" if batch_id == "b" else "fine"
             con.execute(
                 "insert into audit.batches values (?, ?, 'pretix', 'orders', 'incremental', ?, ?, ?, "
-                "null, null, null, now())",
+                "null, null, null, now(), null, null)",
                 [batch_id, source, manifest, loaded, quarantined],
             )
         rows = con.execute(

@@ -68,6 +68,10 @@ class Manifest(BaseModel):
     extracted_at: str
     data_interval_start: str | None = None
     data_interval_end: str | None = None
+    # Reconciliation: what the source's lists counted for this run, and what the run received
+    # from them (before the cursor and suppression filters); None where the source gives no count.
+    source_count: int | None = None
+    source_received: int | None = None
 
     @property
     def directory_name(self) -> str:
@@ -182,6 +186,8 @@ class BatchWriter:
         cursor_marks: dict[str, MarkInfo] | None = None,
         source_files: list[SourceFileInfo] | None = None,
         data_interval: tuple[str | None, str | None] = (None, None),
+        source_count: int | None = None,
+        source_received: int | None = None,
     ) -> Manifest:
         """Close the parts, then write the manifest atomically: temp name, fsync, rename."""
         self._close_part()
@@ -197,6 +203,8 @@ class BatchWriter:
             extracted_at=datetime.now(UTC).isoformat(),
             data_interval_start=data_interval[0],
             data_interval_end=data_interval[1],
+            source_count=source_count,
+            source_received=source_received,
         )
         temporary = self.directory / f".{MANIFEST_NAME}.tmp"
         with open(temporary, "w", encoding="utf-8") as handle:

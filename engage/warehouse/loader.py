@@ -212,7 +212,9 @@ def load_batch(con: duckdb.DuckDBPyConnection, directory: Path, manifest: Manife
             quarantined += part_quarantined
             offset += part.rows
         con.execute(
-            "insert into audit.batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+            "insert into audit.batches (batch_id, source_instance, system, stream, mode, manifest_rows, "
+            "loaded_rows, quarantined_rows, cursor_start, cursor_end, extracted_at, source_count, "
+            "source_received, loaded_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
             [
                 manifest.batch_id,
                 manifest.source_instance,
@@ -225,6 +227,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, directory: Path, manifest: Manife
                 manifest.cursor_start,
                 manifest.cursor_end,
                 manifest.extracted_at,
+                manifest.source_count,
+                manifest.source_received,
             ],
         )
         con.execute("commit")

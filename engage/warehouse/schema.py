@@ -46,7 +46,13 @@ create table if not exists audit.erasures (
     counts_per_place varchar not null,       -- JSON: {"landing:<source>/<stream>" | "raw.<table>": n}
     published_version varchar                -- the published copy that no longer holds the person
 );
--- Source vs loaded vs quarantined rows per source, stream and load day (UTC), from audit.batches.
+-- Added after the first release: warehouses created before get them here.
+alter table audit.batches add column if not exists source_count bigint;
+alter table audit.batches add column if not exists source_received bigint;
+-- Per source, stream and load day (UTC), from audit.batches: what the source's lists counted
+-- (`source_count`, where it gives one) vs what extraction received from them, vs the rows landed,
+-- loaded and quarantined. Extraction fails a run that received fewer than the source counted, so
+-- `is_source_shortfall` flags a batch landed by an older extractor or by hand.
 create or replace view audit.reconciliation as
 select
     source_instance,
@@ -54,10 +60,14 @@ select
     stream,
     cast(timezone('UTC', loaded_at) as date) as load_date,
     count(*) as batches,
+    sum(source_count) as source_count,
+    sum(source_received) as source_received,
     sum(manifest_rows) as source_rows,
     sum(loaded_rows) as loaded_rows,
     sum(quarantined_rows) as quarantined_rows,
-    sum(loaded_rows) + sum(quarantined_rows) <> sum(manifest_rows) as is_mismatch,
+    coalesce(sum(source_received) < sum(source_count), false) as is_source_shortfall,
+    sum(loaded_rows) + sum(quarantined_rows) <> sum(manifest_rows)
+        or coalesce(sum(source_received) < sum(source_count), false) as is_mismatch,
     min(loaded_at) as first_loaded_at,
     max(loaded_at) as last_loaded_at
 from audit.batches
