@@ -86,6 +86,13 @@ class LimeSurveySource(_Source):
     survey_ids: list[int] = Field(
         default_factory=list, description="surveys to read; empty: every active one"
     )
+    reread_incomplete_days: int = Field(
+        14,
+        ge=0,
+        le=366,
+        description="re-read responses completed after they were landed, if started this many days ago"
+        " at most (0: never)",
+    )
 
 
 class RegistrySource(_Source):

@@ -211,11 +211,17 @@ def make_server(host: str, port: int, router: Router, *, verbose: bool = False, 
             self._send(response)
 
         def _send(self, response: Response) -> None:
-            payload = b"" if response.body is None else json.dumps(response.body).encode()
+            headers = dict(response.headers)
+            if isinstance(response.body, bytes):  # a non-JSON page (PHP's or Django's HTML errors)
+                payload = response.body
+                content_type = headers.pop("Content-Type", "text/html; charset=utf-8")
+            else:
+                payload = b"" if response.body is None else json.dumps(response.body).encode()
+                content_type = "application/json"
             self.send_response(response.status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
-            for name, value in response.headers.items():
+            for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
             if self.command != "HEAD":
