@@ -292,10 +292,10 @@ def _survey_pages(
 def fetch_responses(
     client: LimeSurveyClient, source: LimeSurveySource, context: FetchContext
 ) -> Iterator[Page]:
-    """Per survey to read, its pages; a survey that refuses is reported and the others go on.
+    """Per survey to read, its pages; a survey that fails is reported and the others go on.
 
-    When every survey read was refused, the first refusal is raised: a run that landed nothing
-    because the server refuses everything must fail, not pass with a note.
+    When every survey read failed, the first failure is raised: a run that landed nothing because
+    the server refuses everything must fail, not pass with a note.
     """
     surveys = _list_surveys(client, source)
     if not source.survey_ids:
@@ -310,9 +310,10 @@ def fetch_responses(
             raise SourceError(f"{client.source_name}: list_surveys returned a survey without a numeric sid")
         try:
             yield from _survey_pages(client, source, context, sid)
-        except RefusedError as exc:
+        except SourceError as exc:  # already redacted; its pages so far stay landed
             failures.append(exc)
-            context.skipped.append((f"survey {sid}", f"refused: {exc.status}"))
+            reason = f"refused: {exc.status}" if isinstance(exc, RefusedError) else f"failed: {exc}"
+            context.skipped.append((f"survey {sid}", reason))
     if source.survey_ids:
         listed = {_int(s.get("sid")) for s in surveys}
         for sid in source.survey_ids:

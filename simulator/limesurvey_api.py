@@ -11,7 +11,8 @@ incomplete response's ``submitdate``, and ``{"responses": []}`` for a window wit
 it. A survey with a participant table (the follow-up) exports each response's ``token``. An
 unknown method is HTTP 500 text/html, as PHP's error page.
 
-Control (loopback only): ``POST /_sim/limesurvey/surveys/{sid}/responses`` adds a response;
+Control (loopback only): ``POST /_sim/limesurvey/surveys/{sid}/responses`` adds a response
+(``"_incomplete": true`` saves it unsubmitted);
 ``POST /_sim/limesurvey/surveys/{sid}/responses/{id}/complete`` completes a saved incomplete one
 (resume: same id, ``submitdate`` set), as a respondent finishing later does.
 """
@@ -132,14 +133,15 @@ def build_router(store: LimeSurveyStore) -> Router:
             survey = store.survey(request.params["sid"])
             if survey is None:
                 raise HttpError(404, "Not found.")
+            incomplete = bool(body.pop("_incomplete", False))  # saved on the first page, not submitted
             unknown = set(body) - set(survey.questions)
             if unknown:
                 raise HttpError(400, f"Unknown question codes: {sorted(unknown)}")
             now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
             response = {
                 "id": max((r["id"] for r in survey.responses), default=0) + 1,
-                "submitdate": now,
-                "lastpage": survey.pages,
+                "submitdate": None if incomplete else now,
+                "lastpage": 0 if incomplete else survey.pages,
                 "startlanguage": survey.language,
                 "seed": str(secrets.randbelow(900_000_000) + 10_000_000),
                 "startdate": now,
