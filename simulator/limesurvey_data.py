@@ -92,7 +92,6 @@ class SimSurvey:
             "active": self.active,
         }
 
-
     def export_row(self, response: dict[str, Any]) -> dict[str, Any]:
         """A response as 6.4.2's JSON export writes it: "" for unanswered and for no submitdate."""
         row = {k: ("" if v is None else v) for k, v in response.items()}
@@ -180,10 +179,11 @@ def generate(dataset: PretixDataset) -> LimeSurveyDataset:
         pages=2,
         has_participants=True,
     )
+    # active, no responses: 6.4.2 answers its exports "No Data, could not get max id."
     needs = SimSurvey(
         NEEDS_SID, "Diagnóstico de necesidades 2026", "es", "2026-01-15 00:00:00", "2026-12-31 23:59:59",
         "Y", "flat", ("PAIS", "PRIORIDAD", "COMENTARIOS"),
-    )  # fmt: skip  (active, no responses: 6.4.2 answers "No Data, could not get max id.")
+    )  # fmt: skip
     draft = SimSurvey(
         DRAFT_SID, "Borrador - encuesta de ponentes", "es", None, None, "N", "keyed", ("COMENTARIOS",)
     )
