@@ -106,6 +106,10 @@ class Router:
         )
         self._routes.append((method.upper(), re.compile(f"^{regex}$"), handler))
 
+    def add_prefix(self, method: str, prefix: str, handler: Handler) -> None:
+        """A handler for every path under ``prefix`` that no earlier route took (a fallback)."""
+        self._routes.append((method.upper(), re.compile(f"^{re.escape(prefix)}.*$"), handler))
+
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
         def decorator(handler: Handler) -> Handler:
             self.add(method, pattern, handler)
@@ -199,7 +203,8 @@ def make_server(host: str, port: int, router: Router, *, verbose: bool = False, 
             try:
                 response = router.dispatch(request)
             except HttpError as exc:
-                response = Response(exc.status, {"detail": exc.detail}, exc.headers)
+                body = getattr(exc, "body", None) or {"detail": exc.detail}
+                response = Response(exc.status, body, exc.headers)
             except Exception as exc:  # a bug in a handler must not kill the connection silently
                 if verbose:
                     import traceback

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from simulator.pretix_data import PretixDataset
+from simulator.pretix_data import TZ, PretixDataset
 
 # The survey ids of the demo LimeSurvey (LimeSurvey ids are six digits).
 EVALUATION_SID = 461572  # post-activity evaluation, Spanish question codes
@@ -191,7 +191,8 @@ def generate(dataset: PretixDataset) -> LimeSurveyDataset:
     evaluations: list[tuple[datetime, dict[str, Any]]] = []
     follow_ups: list[tuple[datetime, dict[str, Any]]] = []
     for slug, person in attendees:
-        ends = datetime.fromisoformat(lac4[slug]["date_to"]).replace(tzinfo=None)
+        # the server's local wall clock (Brussels), as before pretix dates were written in UTC
+        ends = datetime.fromisoformat(lac4[slug]["date_to"]).astimezone(TZ).replace(tzinfo=None)
         spanish = rng.random() < 0.7
         language = "es" if spanish else "en"
         if rng.random() < 0.42:
