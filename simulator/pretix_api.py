@@ -165,16 +165,18 @@ def _filter_orders(request: Request, orders: list[Order]) -> list[Order]:
         orders = [o for o in orders if o.status == status]
     since = request.arg("modified_since")
     if since:
-        threshold = _parse_datetime(since, "modified_since")
-        orders = [o for o in orders if datetime.fromisoformat(o.last_modified) >= threshold]
+        # every stored stamp is UTC `...ffffffZ`: as text they sort and compare as instants
+        threshold = _parse_datetime(since, "modified_since").astimezone(UTC)
+        text = threshold.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        orders = [o for o in orders if o.last_modified >= text]
     ordering = request.arg("ordering") or "datetime"
     field = ordering.lstrip("-")
     if field not in ORDER_ORDERINGS:
         field = "datetime"  # DRF ignores unknown ordering fields
-    if field == "code":
-        key = lambda o: o.code or ""  # noqa: E731
-    else:
-        key = lambda o: (datetime.fromisoformat(getattr(o, field)), o.code or "")  # noqa: E731
+
+    def key(order: Order) -> tuple[str, str]:
+        return ("" if field == "code" else getattr(order, field), order.code or "")
+
     return sorted(orders, key=key, reverse=ordering.startswith("-"))
 
 
