@@ -41,6 +41,7 @@ clean:
 bench: env  ## landing and loading throughput vs a row-by-row baseline -> bench/results/latest.json
 	$(RUN) python bench/bench_load.py
 	$(RUN) python bench/bench_extract.py  # hardened vs plain HTTP client -> bench/results/extract.json
+	$(RUN) python bench/bench_landed_rows.py  # pretix daily rows: check-in snapshot vs order feed
 
 .PHONY: reliability
 reliability: env  ## full size: 30 % faults on every stream, SIGKILL at every point, readers during refreshes

@@ -12,7 +12,15 @@ from engage.config import PipelineConfig
 from engage.landing.batches import BatchWriter, MarkInfo, SourceFileInfo, stream_state
 from engage.privacy.pseudonymise import Pseudonymiser, apply_rules
 from extractors import __version__
-from extractors.streams import CursorMark, FetchContext, Stream, Window, cursor_order, record_key
+from extractors.streams import (
+    REREAD_FIELD,
+    CursorMark,
+    FetchContext,
+    Stream,
+    Window,
+    cursor_order,
+    record_key,
+)
 from extractors.systems import system_for
 
 log = logging.getLogger(__name__)
@@ -82,6 +90,8 @@ class _RangeFilter:
         return cursor_order(value, self.stream.cursor_type)
 
     def keep(self, record: dict[str, Any]) -> bool:
+        if record.pop(REREAD_FIELD, False):
+            return True  # the fetch re-read it on purpose (it changed below the cursor)
         if self.tracker is None or (at := self.tracker.order_of(record)) is None:
             return True
         if self._window_end is not None and at >= self._window_end:
@@ -95,6 +105,14 @@ class _RangeFilter:
             return True
         # Same value as the committed cursor (the source's filter is inclusive): new only if unseen.
         return record_key(record, self.stream.primary_key) not in mark.keys
+
+
+def _with_skipped(note: str, context: FetchContext) -> str:
+    """The run's note plus each part of the source that gave nothing, and why (for the summary)."""
+    for part, reason in context.skipped:
+        log.warning("%s gave nothing: %s", part, reason)
+    parts = [f"{part}: {reason}" for part, reason in context.skipped]
+    return "; ".join(p for p in (note, *parts) if p)
 
 
 def stream_writer(
@@ -150,6 +168,7 @@ def extract_stream(
         window=window or Window(),
         marks={p: CursorMark(m.end, frozenset(m.keys)) for p, m in state.marks.items()},
         seen_files=state.seen_files,
+        last_extracted_at=state.last_extracted_at,
     )
     in_range = _RangeFilter(stream, context, backfill)
     tracker = in_range.tracker
@@ -184,6 +203,7 @@ def extract_stream(
             note = "unchanged snapshot" if writer.row_count else "nothing new"
             if context.rejected:
                 note = f"{len(context.rejected)} file(s) rejected"
+            note = _with_skipped(note, context)
             return ExtractResult(
                 source_name,
                 stream_name,
@@ -216,7 +236,7 @@ def extract_stream(
     log.info(
         "landed %s/%s batch %s: %d records", source_name, stream_name, manifest.batch_id, manifest.row_count
     )
-    note = f"{len(context.rejected)} file(s) rejected" if context.rejected else ""
+    note = _with_skipped(f"{len(context.rejected)} file(s) rejected" if context.rejected else "", context)
     return ExtractResult(
         source_name,
         stream_name,

@@ -1,7 +1,13 @@
 """pretix (REST API v1): events, orders with positions and answers, check-ins.
 
-Orders are incremental by `last_modified` (`modified_since`, inclusive). Check-ins do not touch an
-order's `last_modified` in pretix, so attendance is read from the check-in lists as a snapshot.
+Orders are incremental by `last_modified` (`modified_since`, inclusive). A check-in (and its
+deletion) touches its order's `last_modified` (pretix's `Checkin.save()` / `delete()` call
+`order.touch()`, measured on 2026.8.0), and an order's positions carry the check-ins of every
+check-in list, so attendance comes from the order feed (staging reads `positions[].checkins`).
+The `checkins` stream (every list's checked-in positions, as a snapshot) is kept for
+reconciliation only: it is not among the default streams (docs/contracts.md, "Attendance").
+Event dates are UTC whatever the event's `timezone`; staging converts them to the local date.
+Pages hold at most 50 records (the server's `max_page_size`), the default `page_size` here.
 
 Orders are paged by the cursor itself, not by page number: pretix pages by number, and an order
 modified between two fetches moves to the end while the one behind it slides onto the page already

@@ -88,11 +88,25 @@ class _Source(StrictModel):
         return streams
 
 
+# pretix's max_page_size (api/pagination.py): a larger page_size is silently capped to it.
+PRETIX_MAX_PAGE_SIZE = 50
+
+
 class PretixSource(_Source):
     kind: Literal["pretix"]
     base_url: AnyHttpUrl
     organizer: str = Field(min_length=1)
     credentials: TokenCredentials
+    http: HttpSettings = HttpSettings(page_size=PRETIX_MAX_PAGE_SIZE)
+
+    @field_validator("http", mode="before")
+    @classmethod
+    def _pretix_page_size(cls, http: object) -> object:
+        """An `http` block without page_size gets the server's maximum, not the generic 200."""
+        if isinstance(http, dict) and "page_size" not in http:
+            return {**http, "page_size": PRETIX_MAX_PAGE_SIZE}
+        return http
+
     streams: list[Literal["events", "orders", "checkins"]] = Field(
         default_factory=lambda: ["events", "orders", "checkins"], min_length=1
     )
@@ -117,6 +131,13 @@ class LimeSurveySource(_Source):
     )
     survey_ids: list[int] = Field(
         default_factory=list, description="surveys to read; empty: every active one"
+    )
+    reread_incomplete_days: int = Field(
+        14,
+        ge=0,
+        le=366,
+        description="re-read responses completed after they were landed, if started this many days ago"
+        " at most (0: never)",
     )
 
 

@@ -10,6 +10,10 @@ from typing import Any, Literal
 Page = list[dict[str, Any]]
 CursorType = Literal["timestamp", "integer"]
 
+# A record a fetch re-reads below its partition's committed cursor (a response completed since it
+# was landed) carries this flag: the range filter keeps it and removes the flag before landing.
+REREAD_FIELD = "_reread"
+
 # A record carrying this field is landed as it is and quarantined by the loader with its value as
 # the reason: extractors that validate (e.g. a registry file's declared schema) never drop a row.
 INVALID_REASON_FIELD = "_quarantine_reason"
@@ -73,6 +77,9 @@ class FetchContext:
     seen_files: frozenset[str] = frozenset()  # sha256 of source files already landed
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (file, reason), filled by fetch
     tally: Tally = field(default_factory=Tally)  # the source's counts vs records received, by fetch
+    # (part of the source, reason): a survey or form that gave nothing this run, filled by fetch
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    last_extracted_at: str | None = None  # UTC ISO time of the newest committed batch
 
     def start(self, partition: str = "") -> str | None:
         """Where to read from: the backfill window's start, else the partition's committed cursor."""

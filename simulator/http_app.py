@@ -125,6 +125,10 @@ class Router:
         )
         self._routes.append((method.upper(), re.compile(f"^{regex}$"), handler))
 
+    def add_prefix(self, method: str, prefix: str, handler: Handler) -> None:
+        """A handler for every path under ``prefix`` that no earlier route took (a fallback)."""
+        self._routes.append((method.upper(), re.compile(f"^{re.escape(prefix)}.*$"), handler))
+
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
         def decorator(handler: Handler) -> Handler:
             self.add(method, pattern, handler)
@@ -260,7 +264,8 @@ def make_server(host: str, port: int, router: Router, *, verbose: bool = False, 
                 else:
                     response = router.dispatch(request)
             except HttpError as exc:
-                response = Response(exc.status, {"detail": exc.detail}, exc.headers)
+                body = getattr(exc, "body", None) or {"detail": exc.detail}
+                response = Response(exc.status, body, exc.headers)
             except Exception as exc:  # a bug in a handler must not kill the connection silently
                 if verbose:
                     import traceback
@@ -272,11 +277,17 @@ def make_server(host: str, port: int, router: Router, *, verbose: bool = False, 
             self._send(response)
 
         def _send(self, response: Response) -> None:
-            payload = b"" if response.body is None else json.dumps(response.body).encode()
+            headers = dict(response.headers)
+            if isinstance(response.body, bytes):  # a non-JSON page (PHP's or Django's HTML errors)
+                payload = response.body
+                content_type = headers.pop("Content-Type", "text/html; charset=utf-8")
+            else:
+                payload = b"" if response.body is None else json.dumps(response.body).encode()
+                content_type = "application/json"
             self.send_response(response.status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
-            for name, value in response.headers.items():
+            for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
             if self.command != "HEAD":

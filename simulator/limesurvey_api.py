@@ -1,13 +1,20 @@
 """The simulated LimeSurvey RemoteControl 2 API (JSON-RPC) and its test-control endpoint.
 
 One endpoint, ``POST /limesurvey/index.php/admin/remotecontrol``, body ``{"method", "params",
-"id"}``, answer ``{"result", "error": null, "id"}``. As in LimeSurvey, a refused call is HTTP 200
-with a result ``{"status": "..."}`` (e.g. "Invalid user name or password", "Invalid session key",
-"No Response found"). ``export_responses`` returns base64 of the JSON export ``{"responses":
-[...]}``: each response keyed by its id (``[{"12": {...}}]``, older versions) for the evaluation
-survey, flat (``[{"id": 12, ...}]``, newer versions) for the others.
+"id"}``, answer ``{"result", "error": null, "id"}``. As LimeSurvey 6.4.2 does (measured,
+../shared/SOURCES.md): a refused call is HTTP 200 with a result ``{"status": "..."}``
+("Invalid user name or password", "Invalid session key", "No permission" for an unknown survey,
+"No Data, survey table does not exist." for an inactive one, "No Data, could not get max id."
+for an active one without responses); ``export_responses`` returns base64 of the flat JSON export
+``{"responses": [{"id": 12, ...}]}`` with integer ids and ``""`` for an unanswered question or an
+incomplete response's ``submitdate``, and ``{"responses": []}`` for a window with no response in
+it. A survey with a participant table (the follow-up) exports each response's ``token``. An
+unknown method is HTTP 500 text/html, as PHP's error page.
 
-Control: ``POST /_sim/limesurvey/surveys/{sid}/responses`` (loopback only) adds a response.
+Control (loopback only): ``POST /_sim/limesurvey/surveys/{sid}/responses`` adds a response
+(``"_incomplete": true`` saves it unsubmitted);
+``POST /_sim/limesurvey/surveys/{sid}/responses/{id}/complete`` completes a saved incomplete one
+(resume: same id, ``submitdate`` set), as a respondent finishing later does.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from simulator.http_app import HttpError, Request, Router
+from simulator.http_app import HttpError, Request, Response, Router
 from simulator.limesurvey_data import LimeSurveyDataset, SimSurvey
 
 DEMO_LIMESURVEY_USER = "demo"
@@ -57,7 +64,9 @@ def _export(survey: SimSurvey, params: list[Any]) -> Any:
     if doc_type != "json":
         return _status("Invalid extension")  # the demo serves only the JSON export
     if survey.active != "Y":
-        return _status("Error: No Data, survey table does not exist.")
+        return _status("No Data, survey table does not exist.")
+    if not survey.responses:
+        return _status("No Data, could not get max id.")
     completion = completion or "all"
     selected = []
     for response in survey.responses:
@@ -70,18 +79,13 @@ def _export(survey: SimSurvey, params: list[Any]) -> Any:
         if completion == "incomplete" and response["submitdate"] is not None:
             continue
         selected.append(response)
-    if not selected:
-        return _status("No Response found")
+    rendered = [survey.export_row(r) for r in selected]
     if fields:
         wanted = {"id", *fields}
-        selected = [{k: v for k, v in r.items() if k in wanted} for r in selected]
-    if survey.shape == "keyed":
-        # older versions: every value a string or null, each response under its id
-        rows: list[Any] = [
-            {str(r["id"]): {k: (None if v is None else str(v)) for k, v in r.items()}} for r in selected
-        ]
-    else:
-        rows = selected
+        rendered = [{k: v for k, v in r.items() if k in wanted} for r in rendered]
+    rows: list[Any] = rendered
+    if survey.shape == "keyed":  # older versions (not 6.4.2): each response under its id, strings
+        rows = [{str(r["id"]): {k: str(v) for k, v in r.items()}} for r in rendered]
     document = json.dumps({"responses": rows}, ensure_ascii=False).encode("utf-8")
     return base64.b64encode(document).decode("ascii")
 
@@ -100,9 +104,23 @@ def build_router(store: LimeSurveyStore) -> Router:
         with store.lock:
             store.calls[method] = store.calls.get(method, 0) + 1
             result = _call(store, method, params)
-        if result is _UNKNOWN:
-            return {"result": None, "error": f"Method not found: {method}", "id": call_id}
+        if result is _UNKNOWN:  # PHP's error page, not a JSON-RPC error
+            return Response(500, b"<html><body><h1>Internal Server Error</h1></body></html>")
         return {"result": result, "error": None, "id": call_id}
+
+    @router.route("POST", CONTROL_PREFIX + "/surveys/{sid}/responses/{rid}/complete")
+    def complete_response(request: Request) -> Any:
+        if not request.is_loopback:
+            raise HttpError(403, "The control API only answers loopback clients.")
+        with store.lock:
+            survey = store.survey(request.params["sid"])
+            found = [r for r in survey.responses if str(r["id"]) == request.params["rid"]] if survey else []
+            if not found:
+                raise HttpError(404, "Not found.")
+            response = found[0]
+            now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+            response.update(submitdate=now, datestamp=now, lastpage=survey.pages)
+        return survey.export_row(response)
 
     @router.route("POST", CONTROL_PREFIX + "/surveys/{sid}/responses")
     def add_response(request: Request) -> Any:
@@ -115,14 +133,15 @@ def build_router(store: LimeSurveyStore) -> Router:
             survey = store.survey(request.params["sid"])
             if survey is None:
                 raise HttpError(404, "Not found.")
+            incomplete = bool(body.pop("_incomplete", False))  # saved on the first page, not submitted
             unknown = set(body) - set(survey.questions)
             if unknown:
                 raise HttpError(400, f"Unknown question codes: {sorted(unknown)}")
             now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
             response = {
                 "id": max((r["id"] for r in survey.responses), default=0) + 1,
-                "submitdate": now,
-                "lastpage": max((r["lastpage"] for r in survey.responses), default=1),
+                "submitdate": None if incomplete else now,
+                "lastpage": 0 if incomplete else survey.pages,
                 "startlanguage": survey.language,
                 "seed": str(secrets.randbelow(900_000_000) + 10_000_000),
                 "startdate": now,
@@ -130,7 +149,7 @@ def build_router(store: LimeSurveyStore) -> Router:
                 **{code: body.get(code) for code in survey.questions},
             }
             survey.responses.append(response)
-        return response
+        return survey.export_row(response)
 
     return router
 
@@ -149,14 +168,14 @@ def _call(store: LimeSurveyStore, method: str, params: list[Any]) -> Any:
     if method not in ("release_session_key", "list_surveys", "export_responses"):
         return _UNKNOWN
     key = params[0] if params else None
-    if key not in store.sessions:
-        return _status("Invalid session key")
-    if method == "release_session_key":
+    if method == "release_session_key":  # releasing an already released key answers "OK" too
         store.sessions.discard(key)
         return "OK"
+    if key not in store.sessions:
+        return _status("Invalid session key")
     if method == "list_surveys":
         return [s.listing() for s in store.surveys.values()]
     survey = store.survey(params[1] if len(params) > 1 else None)
     if survey is None:
-        return _status("Error: Invalid survey ID")
+        return _status("No permission")  # 6.4.2 says so for an unknown id, even to the superadmin
     return _export(survey, list(params[2:]))

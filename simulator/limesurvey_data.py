@@ -9,16 +9,17 @@ server's local time without a zone ("YYYY-MM-DD HH:MM:SS"), as LimeSurvey export
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from simulator.pretix_data import PretixDataset
+from simulator.pretix_data import TZ, PretixDataset
 
 # The survey ids of the demo LimeSurvey (LimeSurvey ids are six digits).
-EVALUATION_SID = 461572  # post-activity evaluation, Spanish question codes, keyed export shape
-FOLLOW_UP_SID = 538214  # follow-up 3-6 months later, English question codes, flat export shape
+EVALUATION_SID = 461572  # post-activity evaluation, Spanish question codes
+FOLLOW_UP_SID = 538214  # follow-up 3-6 months later, English question codes, participant table
 NEEDS_SID = 719305  # needs assessment 2026: active, no responses yet
 DRAFT_SID = 824461  # a draft never activated: listed, not active
 
@@ -75,19 +76,28 @@ class SimSurvey:
     startdate: str | None
     expires: str | None
     active: str  # "Y" / "N"
-    shape: str  # "keyed": [{"12": {...}}] (older LimeSurvey); "flat": [{...}] (newer)
+    shape: str  # "flat": [{"id": 12, ...}] (6.4.2, measured); "keyed": [{"12": {...}}] (older)
     questions: tuple[str, ...]
-    responses: list[dict[str, Any]] = field(default_factory=list)  # in id order
+    responses: list[dict[str, Any]] = field(default_factory=list)  # in id order; None: unanswered
+    pages: int = 1  # question groups: a complete response's lastpage
+    has_participants: bool = False  # a participant table: responses export their `token`
 
     def listing(self) -> dict[str, Any]:
-        """The list_surveys entry (LimeSurvey returns ids and flags as strings)."""
+        """The list_surveys entry (6.4.2: an integer sid, the flags as strings)."""
         return {
-            "sid": str(self.sid),
+            "sid": self.sid,
             "surveyls_title": self.title,
             "startdate": self.startdate,
             "expires": self.expires,
             "active": self.active,
         }
+
+    def export_row(self, response: dict[str, Any]) -> dict[str, Any]:
+        """A response as 6.4.2's JSON export writes it: "" for unanswered and for no submitdate."""
+        row = {k: ("" if v is None else v) for k, v in response.items()}
+        if self.has_participants:  # a participant's access code, derived so the draw is unchanged
+            row["token"] = hashlib.sha256(f"{self.sid}:{response['id']}".encode()).hexdigest()[:15]
+        return row
 
 
 @dataclass
@@ -153,8 +163,9 @@ def generate(dataset: PretixDataset) -> LimeSurveyDataset:
         "2023-05-01 00:00:00",
         None,
         "Y",
-        "keyed",
+        "flat",
         EVALUATION_QUESTIONS,
+        pages=3,
     )
     follow_up = SimSurvey(
         FOLLOW_UP_SID,
@@ -165,7 +176,10 @@ def generate(dataset: PretixDataset) -> LimeSurveyDataset:
         "Y",
         "flat",
         FOLLOW_UP_QUESTIONS,
+        pages=2,
+        has_participants=True,
     )
+    # active, no responses: 6.4.2 answers its exports "No Data, could not get max id."
     needs = SimSurvey(
         NEEDS_SID, "Diagnóstico de necesidades 2026", "es", "2026-01-15 00:00:00", "2026-12-31 23:59:59",
         "Y", "flat", ("PAIS", "PRIORIDAD", "COMENTARIOS"),
@@ -177,7 +191,8 @@ def generate(dataset: PretixDataset) -> LimeSurveyDataset:
     evaluations: list[tuple[datetime, dict[str, Any]]] = []
     follow_ups: list[tuple[datetime, dict[str, Any]]] = []
     for slug, person in attendees:
-        ends = datetime.fromisoformat(lac4[slug]["date_to"]).replace(tzinfo=None)
+        # the server's local wall clock (Brussels), as before pretix dates were written in UTC
+        ends = datetime.fromisoformat(lac4[slug]["date_to"]).astimezone(TZ).replace(tzinfo=None)
         spanish = rng.random() < 0.7
         language = "es" if spanish else "en"
         if rng.random() < 0.42:

@@ -2,7 +2,13 @@
 
 Read routes live under ``/pretix/api/v1/`` and need ``Authorization: Token <token>``. Control
 routes live under ``/_sim/pretix/`` (loopback clients only, no token) and mutate the data the
-way pretix would: a check-in leaves the order's ``last_modified`` alone, a cancellation bumps it.
+way pretix would: a check-in and a cancellation both bump the order's ``last_modified``.
+
+As pretix 2026.8.0 answers (measured, ../shared/SOURCES.md): pages of at most 50 whatever
+``page_size`` asks; an unknown event slug is 403 (not 404); no token 401 "Authentication
+credentials were not provided."; a bad ``modified_since`` 400 ``{"modified_since": ["Enter a
+valid date/time."]}``; a check-in list's positions carry only that list's check-ins, and pending
+orders are on a list only if it has ``include_pending``.
 """
 
 from __future__ import annotations
@@ -14,14 +20,17 @@ from typing import Any
 
 from simulator import countries
 from simulator.http_app import HttpError, Request, Response, Router, paginate
-from simulator.pretix_data import TZ, PretixDataset
+from simulator.pretix_data import PretixDataset
 from simulator.pretix_model import Checkin, Order, Person, Position, render_order, render_position
+from simulator.pretix_organiser import iso_time
 
 DEMO_PRETIX_TOKEN = "demo-pretix-token"
 API_PREFIX = "/pretix/api/v1"
 CONTROL_PREFIX = "/_sim/pretix"
 PUBLIC_SHOP_URL = "https://tickets.example.org"  # order "url" points at the (fake) shop
 
+MAX_PAGE_SIZE = 50  # pretix's api/pagination.py: a larger page_size is silently capped
+FORBIDDEN = "You do not have permission to perform this action."
 ORDER_ORDERINGS = {"datetime", "last_modified", "code"}
 EVENT_ORDERINGS = {"date_from", "slug"}
 
@@ -31,12 +40,24 @@ def _parse_datetime(value: str, name: str) -> datetime:
         # an unescaped "+" in the offset arrives as a space: put it back
         moment = datetime.fromisoformat(re.sub(r" (\d\d:?\d\d)$", r"+\1", value.strip()))
     except ValueError as exc:
-        raise HttpError(400, f"{name}: Enter a valid date/time.") from exc
+        raise FieldError(name, "Enter a valid date/time.") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class FieldError(HttpError):
+    """DRF's validation answer: 400 with ``{field: [message]}`` (no ``detail``)."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(400, message)
+        self.body = {name: [message]}
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _page(request: Request, items: list, render=lambda item: item) -> dict[str, Any]:
+    return paginate(request, items, render, max_size=MAX_PAGE_SIZE)
 
 
 class PretixStore:
@@ -60,8 +81,8 @@ class PretixStore:
 
     def event(self, slug: str) -> dict[str, Any]:
         event = self.events_by_slug.get(slug)
-        if event is None:
-            raise HttpError(404, "Not found.")
+        if event is None:  # pretix checks the team's event permission first: 403, not 404
+            raise HttpError(403, FORBIDDEN)
         return event
 
     def order(self, code: str) -> Order:
@@ -71,17 +92,28 @@ class PretixStore:
         return order
 
     # -- control mutations (call with the lock held) ------------------------------------
-    def checkin(self, order: Order, positionid: int | None, kind: str) -> Checkin:
+    def checkin_list(self, slug: str, list_id: Any) -> dict[str, Any]:
+        for candidate in self.checkin_lists[slug]:
+            if str(candidate["id"]) == str(list_id):
+                return candidate
+        raise HttpError(404, "Not found.")
+
+    def checkin(self, order: Order, positionid: int | None, kind: str, list_id: Any = None) -> Checkin:
+        """A scan on a list (the event's first by default); like Checkin.save(), it touches the order."""
         candidates = [p for p in order.positions if not p.canceled]
         if positionid is not None:
             candidates = [p for p in candidates if p.positionid == positionid]
         if not candidates:
             raise HttpError(400, "No valid position to check in.")
-        list_id = self.checkin_lists[order.event]["id"]
-        moment = _now().astimezone(TZ).isoformat()
-        checkin = Checkin(self.next_checkin, list_id, moment, kind)
+        lists = self.checkin_lists[order.event]
+        checkin_list = lists[0] if list_id is None else self.checkin_list(order.event, list_id)
+        if order.status != "p" and not (order.status == "n" and checkin_list["include_pending"]):
+            raise HttpError(400, "This order is not marked as paid.")  # pretix refuses the scan
+        moment = iso_time(_now())
+        checkin = Checkin(self.next_checkin, checkin_list["id"], moment, kind)
         self.next_checkin += 1
         candidates[0].checkins.append(checkin)
+        order.last_modified = moment
         return checkin
 
     def new_code(self) -> str:
@@ -112,7 +144,7 @@ class PretixStore:
             str(body.get("sector", "other")),
             str(body.get("gender", "undisclosed")),
         )
-        now = _now().isoformat()
+        now = iso_time(_now())
         position = Position(self.next_position, 1, person, typed_country)
         self.next_position += 1
         event = self.events_by_slug[slug]
@@ -133,16 +165,18 @@ def _filter_orders(request: Request, orders: list[Order]) -> list[Order]:
         orders = [o for o in orders if o.status == status]
     since = request.arg("modified_since")
     if since:
-        threshold = _parse_datetime(since, "modified_since")
-        orders = [o for o in orders if datetime.fromisoformat(o.last_modified) >= threshold]
+        # every stored stamp is UTC `...ffffffZ`: as text they sort and compare as instants
+        threshold = _parse_datetime(since, "modified_since").astimezone(UTC)
+        text = threshold.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        orders = [o for o in orders if o.last_modified >= text]
     ordering = request.arg("ordering") or "datetime"
     field = ordering.lstrip("-")
     if field not in ORDER_ORDERINGS:
         field = "datetime"  # DRF ignores unknown ordering fields
-    if field == "code":
-        key = lambda o: o.code or ""  # noqa: E731
-    else:
-        key = lambda o: (datetime.fromisoformat(getattr(o, field)), o.code or "")  # noqa: E731
+
+    def key(order: Order) -> tuple[str, str]:
+        return ("" if field == "code" else getattr(order, field), order.code or "")
+
     return sorted(orders, key=key, reverse=ordering.startswith("-"))
 
 
@@ -153,10 +187,15 @@ def build_router(store: PretixStore, token: str = DEMO_PRETIX_TOKEN) -> Router:
 
     def authorised(handler):
         def wrapper(request: Request) -> Any:
-            if request.headers.get("authorization", "").strip() != f"Token {token}":
+            given = request.headers.get("authorization", "").strip()
+            if not given:
+                raise HttpError(
+                    401, "Authentication credentials were not provided.", {"WWW-Authenticate": "Token"}
+                )
+            if given != f"Token {token}":
                 raise HttpError(401, "Invalid token.", {"WWW-Authenticate": "Token"})
             if request.params["org"] != store.organizer:
-                raise HttpError(403, "You do not have permission to perform this action.")
+                raise HttpError(403, FORBIDDEN)
             with store.lock:
                 return handler(request)
 
@@ -184,7 +223,7 @@ def build_router(store: PretixStore, token: str = DEMO_PRETIX_TOKEN) -> Router:
         events = sorted(events, key=lambda e: (e[field], e["slug"]))
         if ordering.startswith("-"):
             events.reverse()
-        return paginate(request, events)
+        return _page(request, events)
 
     @router.route("GET", f"{org_prefix}/events/{{slug}}/")
     @authorised
@@ -195,14 +234,14 @@ def build_router(store: PretixStore, token: str = DEMO_PRETIX_TOKEN) -> Router:
     @authorised
     def list_orders(request: Request) -> Any:
         orders = _filter_orders(request, store.orders)
-        return paginate(request, orders, lambda o: render(o, request))
+        return _page(request, orders, lambda o: render(o, request))
 
     @router.route("GET", f"{org_prefix}/events/{{slug}}/orders/")
     @authorised
     def list_event_orders(request: Request) -> Any:
         store.event(request.params["slug"])
         orders = _filter_orders(request, store.orders_by_event[request.params["slug"]])
-        return paginate(request, orders, lambda o: render(o, request))
+        return _page(request, orders, lambda o: render(o, request))
 
     @router.route("GET", f"{org_prefix}/events/{{slug}}/orders/{{code}}/")
     @authorised
@@ -217,24 +256,34 @@ def build_router(store: PretixStore, token: str = DEMO_PRETIX_TOKEN) -> Router:
     def list_checkin_lists(request: Request) -> Any:
         slug = request.params["slug"]
         store.event(slug)
-        checkin_list = dict(store.checkin_lists[slug])
-        positions = _list_positions(store, slug, ignore_status=False)
-        checkin_list["position_count"] = len(positions)
-        checkin_list["checkin_count"] = sum(len(p.checkins) for _, p in positions)
-        return paginate(request, [checkin_list])
+        rendered = []
+        for checkin_list in store.checkin_lists[slug]:
+            positions = _list_positions(store, slug, checkin_list, ignore_status=False)
+            checkins = [c for _, p in positions for c in p.checkins if c.list_id == checkin_list["id"]]
+            rendered.append(
+                {**checkin_list, "position_count": len(positions), "checkin_count": len(checkins)}
+            )
+        return _page(request, rendered)
 
     @router.route("GET", f"{org_prefix}/events/{{slug}}/checkinlists/{{list_id}}/positions/")
     @authorised
     def list_checkin_positions(request: Request) -> Any:
         slug = request.params["slug"]
         store.event(slug)
-        if str(store.checkin_lists[slug]["id"]) != request.params["list_id"]:
-            raise HttpError(404, "Not found.")
-        positions = _list_positions(store, slug, bool(request.flag("ignore_status")))
+        checkin_list = store.checkin_list(slug, request.params["list_id"])
+        list_id = checkin_list["id"]
+        positions = _list_positions(store, slug, checkin_list, bool(request.flag("ignore_status")))
         has_checkin = request.flag("has_checkin")
         if has_checkin is not None:
-            positions = [(o, p) for o, p in positions if bool(p.checkins) == has_checkin]
-        return paginate(request, positions, lambda pair: render_position(*pair))
+            positions = [
+                (o, p) for o, p in positions if any(c.list_id == list_id for c in p.checkins) == has_checkin
+            ]
+        return _page(request, positions, lambda pair: render_position(*pair, list_id=list_id))
+
+    def unknown_route(request: Request) -> Response:  # Django's own HTML page, not DRF's JSON
+        return Response(404, b"<!DOCTYPE html><html><head><title>Not Found</title></head></html>")
+
+    router.add_prefix("GET", f"{API_PREFIX}/", unknown_route)
 
     # -- test control -------------------------------------------------------------------
     def control(handler):
@@ -254,7 +303,7 @@ def build_router(store: PretixStore, token: str = DEMO_PRETIX_TOKEN) -> Router:
         kind = body.get("type", "entry")
         if kind not in ("entry", "exit"):
             raise HttpError(400, "type must be entry or exit.")
-        store.checkin(order, body.get("positionid"), kind)
+        store.checkin(order, body.get("positionid"), kind, body.get("list"))
         return render(order, request)
 
     @router.route("POST", f"{CONTROL_PREFIX}/orders/{{code}}/cancel")
@@ -262,7 +311,7 @@ def build_router(store: PretixStore, token: str = DEMO_PRETIX_TOKEN) -> Router:
     def control_cancel(request: Request) -> Any:
         order = store.order(request.params["code"])
         order.status = "c"
-        order.last_modified = _now().isoformat()
+        order.last_modified = iso_time(_now())
         return render(order, request)
 
     @router.route("POST", f"{CONTROL_PREFIX}/orders")
@@ -276,15 +325,17 @@ def build_router(store: PretixStore, token: str = DEMO_PRETIX_TOKEN) -> Router:
     return router
 
 
-def _list_positions(store: PretixStore, slug: str, ignore_status: bool) -> list[tuple]:
+def _list_positions(store: PretixStore, slug: str, checkin_list: dict, ignore_status: bool) -> list[tuple]:
     """(order, position) pairs on an event's check-in list, in position id order.
 
-    Like pretix, only paid orders count unless ``ignore_status``; canceled positions never do.
+    Like pretix, paid orders (and pending ones on a list with ``include_pending``) unless
+    ``ignore_status``; canceled positions never. Every list here admits all products.
     """
+    statuses = {"p", "n"} if checkin_list["include_pending"] else {"p"}
     pairs = [
         (order, position)
         for order in store.orders_by_event[slug]
-        if ignore_status or order.status == "p"
+        if ignore_status or order.status in statuses
         for position in order.positions
         if not position.canceled
     ]

@@ -31,6 +31,7 @@ from simulator.pretix_orders import OrderGenerator
 from simulator.pretix_organiser import DEFAULT_SEED, ORGANIZER, TIMEZONE, TZ
 from simulator.pretix_people import People
 from simulator.pretix_staff import add_staff, registry_roster
+from simulator.pretix_zones import finish
 
 # The public entry point: the generator's parts live in pretix_organiser, pretix_people,
 # pretix_events, pretix_orders and pretix_staff.
@@ -55,7 +56,7 @@ class PretixDataset:
     organizer: str
     seed: int
     events: list[dict[str, Any]]
-    checkin_lists: dict[str, dict[str, Any]]
+    checkin_lists: dict[str, list[dict[str, Any]]]  # the first is the entry list
     orders: list[Order]
 
 
@@ -83,7 +84,8 @@ def generate(seed: int = DEFAULT_SEED, bad_records: int = 1) -> PretixDataset:
     for plan in sorted(plans, key=lambda p: p.start):  # returning people attend later events
         orders += registrations.event_orders(plan, lists[plan.slug]["id"])
     orders += registrations.bad_orders(phase1, lists, bad_records)
-    return PretixDataset(ORGANIZER, seed, events, lists, orders)
+    # zones, day lists, check-ins touching orders: applied after every draw (pretix_zones)
+    return PretixDataset(ORGANIZER, seed, events, finish(plans, events, orders, lists), orders)
 
 
 def phase1_figures(dataset: PretixDataset) -> dict[str, int]:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from simulator import countries
-from simulator.pretix_organiser import ORGANIZER, TIMEZONE, TZ, iso_time
+from simulator.pretix_organiser import ORGANIZER, TIMEZONE, TZ, event_time
 from simulator.pretix_people import People
 
 PHASE1_EVENTS_PER_YEAR = {2019: 26, 2020: 31, 2021: 36, 2022: 44, 2023: 47, 2024: 46, 2025: 22}
@@ -205,8 +205,8 @@ class EventPlanner:
             "live": plan.live,
             "testmode": plan.testmode,
             "currency": "EUR",
-            "date_from": iso_time(plan.start),
-            "date_to": iso_time(plan.end),
+            "date_from": event_time(plan.start),  # moved to the event's own zone by pretix_zones
+            "date_to": event_time(plan.end),
             "date_admission": None,
             "is_public": not plan.testmode,
             "presale_start": None,

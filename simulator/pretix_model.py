@@ -105,8 +105,9 @@ def _answer(identifier: str, answer: str, options: dict[str, tuple[int, str]] | 
     }
 
 
-def render_position(order: Order, position: Position) -> dict[str, Any]:
-    """One order position as pretix serialises it (personal fields included)."""
+def render_position(order: Order, position: Position, list_id: int | None = None) -> dict[str, Any]:
+    """One order position as pretix serialises it (personal fields included). On a check-in list
+    (``list_id``) it carries only that list's check-ins; in an order, those of every list."""
     person = position.person
     record: dict[str, Any] = {
         "id": position.id,
@@ -152,6 +153,7 @@ def render_position(order: Order, position: Position) -> dict[str, Any]:
                 "auto_checked_in": False,
             }
             for c in position.checkins
+            if list_id is None or c.list_id == list_id
         ],
         "downloads": [],
         "answers": [

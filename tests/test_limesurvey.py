@@ -71,10 +71,22 @@ def _export_answer(document: dict[str, Any], params: list[Any]) -> dict[str, Any
             kept = {k: v for k, v in response.items() if k in {"id", *fields}}
             row = {next(iter(row)): kept} if len(row) == 1 else kept
         rows.append(row)
-    if not rows:
-        return _fixture("export_responses_no_response_found.json")
+    # 6.4.2: a window with no response in it is an empty document, not a status
     encoded = base64.b64encode(json.dumps({"responses": rows}).encode()).decode()
     return {"id": 3, "result": encoded, "error": None}
+
+
+def _export_by_survey(params: list[Any], nth: int) -> tuple[int, dict[str, str], Any]:
+    """The recorded answers per survey: two with responses, an empty active one, an inactive one."""
+    sid = params[1]
+    if sid == 719305:
+        return 200, {}, _fixture("export_responses_no_data_max_id.json")
+    if sid == 824461:
+        return 200, {}, _fixture("export_responses_survey_table_missing.json")
+    if sid not in (461572, 538214):
+        return 200, {}, _fixture("export_responses_no_permission.json")
+    document = _fixture("export_responses_keyed.json" if sid == 461572 else "export_responses_flat.json")
+    return 200, {}, _export_answer(document, params)
 
 
 Script = dict[str, Callable[[list[Any], int], tuple[int, dict[str, str], Any]]]
@@ -99,14 +111,7 @@ BASE_SCRIPT: Script = {
     "get_session_key": _ok("get_session_key_ok.json"),
     "release_session_key": _ok("release_session_key_ok.json"),
     "list_surveys": _ok("list_surveys.json"),
-    "export_responses": lambda params, nth: (
-        200,
-        {},
-        _export_answer(
-            _fixture("export_responses_keyed.json" if params[1] == 461572 else "export_responses_flat.json"),
-            params,
-        ),
-    ),
+    "export_responses": _export_by_survey,
 }
 
 
@@ -143,14 +148,17 @@ def test_both_export_shapes_land_as_flat_pseudonymised_responses_keyed_by_survey
     assert result.records == len(landed)
     assert all(isinstance(r["id"], int) for r in landed)
     # the inactive survey 824461 is not read; each active one: ids, then windows of page_size ids
+    # (the empty active survey 719305 answers its ids call "No Data, could not get max id.")
     exported = [c for c in calls if c == "export_responses"]
-    assert len(exported) == (1 + 2) + (1 + 1)
+    assert len(exported) == (1 + 2) + (1 + 1) + 1
     assert calls.count("get_session_key") == 1 and calls[-1] == "release_session_key"
     # the same person, typed differently in two surveys, gets one pseudonym (pretix's too)
     ana = PSEUDONYMS.pseudonym("ana.perez@example.org")
     assert keyed["461572:12"]["CORREO_pseudonym"] == ana == keyed["538214:4"]["EMAIL_pseudonym"]
     assert keyed["461572:12"]["NOMBRE_pseudonym"] == PSEUDONYMS.pseudonym("Ana Pérez")
     assert keyed["461572:13"]["submitdate"] is None and keyed["461572:13"]["SATISF[SQ001]"] == "A3"
+    assert keyed["538214:5"]["submitdate"] == "" and keyed["538214:5"]["APPLIED"] == ""
+    assert not [r for r in landed if "token" in r]  # a participant's access code never lands
     text = json.dumps(landed, ensure_ascii=False)
     assert not EMAIL.search(text) and "Ana Pérez" not in text
     assert not any(code in r for r in landed for code in PSEUDONYMISED_CODES)
@@ -165,13 +173,54 @@ def test_no_response_found_is_an_empty_page_and_a_rerun_skips_the_boundary(tmp_p
         second = extract_stream(config, "ls_contract", "responses")
     assert first.batch_id is not None and first.cursor_end == "15"
     # the second run reads from each survey's last id (inclusive): only the boundary comes back
-    assert (second.batch_id, second.records, second.note) == (None, 0, "nothing new")
+    assert (second.batch_id, second.records) == (None, 0)
+    assert second.note.startswith("nothing new;")
     script = {**BASE_SCRIPT, "export_responses": _ok("export_responses_no_response_found.json")}
     calls.clear()
     with scripted_server(_rpc(script, calls)) as (url, _):
         empty = extract_stream(_config(tmp_path / "empty", url + "x"), "ls_contract", "responses")
-    assert (empty.batch_id, empty.note) == (None, "nothing new")
-    assert calls.count("export_responses") == 2 and calls[-1] == "release_session_key"
+    assert (empty.batch_id, empty.note.split(";")[0]) == (None, "nothing new")
+    assert calls.count("export_responses") == 3 and calls[-1] == "release_session_key"
+
+
+def test_an_empty_active_survey_and_an_inactive_one_are_named_and_the_others_land(tmp_path) -> None:
+    """The shipped config (survey_ids: []) against 6.4.2's answers: one run, every response."""
+    calls: list[str] = []
+    with scripted_server(_rpc(BASE_SCRIPT, calls)) as (url, _):
+        result = extract_stream(_config(tmp_path, url + "rc"), "ls_contract", "responses")
+    assert result.records == 5 and result.batch_id is not None
+    assert "survey 719305: no responses yet" in result.note
+    assert "survey 824461: not active" in result.note
+
+
+def test_one_refused_survey_is_reported_and_does_not_stop_the_others(tmp_path) -> None:
+    calls: list[str] = []
+    with scripted_server(_rpc(BASE_SCRIPT, calls)) as (url, _):
+        config = _config(tmp_path, url + "rc", survey_ids=[461572, 824461, 538214, 999999])
+        result = extract_stream(config, "ls_contract", "responses")
+    assert sorted({r["_survey_id"] for r in _landed(config, "responses")}) == [461572, 538214]
+    assert result.records == 5
+    assert "survey 824461: refused: No Data, survey table does not exist." in result.note
+    assert "survey 999999: configured but not listed" in result.note
+    assert calls[-1] == "release_session_key"
+
+
+def test_every_survey_refused_fails_the_run_instead_of_passing_with_a_note(tmp_path) -> None:
+    script = {**BASE_SCRIPT, "export_responses": _ok("export_responses_no_permission.json")}
+    with scripted_server(_rpc(script, [])) as (url, _):
+        with pytest.raises(SourceError, match="export_responses refused: No permission"):
+            extract_stream(_config(tmp_path, url + "rc", survey_ids=[461572]), "ls_contract", "responses")
+    assert _landed(_config(tmp_path, "http://unused.invalid/rc"), "responses") == []
+
+
+def test_a_503_from_get_session_key_does_not_blame_the_credentials(tmp_path) -> None:
+    calls: list[str] = []
+    script = {**BASE_SCRIPT, "get_session_key": lambda params, nth: (503, {}, {"detail": "down"})}
+    with scripted_server(_rpc(script, calls)) as (url, _):
+        config = _config(tmp_path, url + "rc", http={"max_retries": 1, "backoff_factor": 0.01})
+        with pytest.raises(SourceError) as raised:
+            extract_stream(config, "ls_contract", "surveys")
+    assert "503" in str(raised.value) and "credentials" not in str(raised.value)
 
 
 def test_a_429_with_retry_after_is_waited_out_and_retried(tmp_path) -> None:
@@ -302,7 +351,7 @@ def test_a_second_extract_lands_nothing_and_a_new_response_is_the_only_one_lande
     surveys = extract_stream(e2e, "limesurvey_test", "surveys")
     responses = extract_stream(e2e, "limesurvey_test", "responses")
     assert (surveys.batch_id, surveys.note) == (None, "unchanged snapshot")
-    assert (responses.batch_id, responses.note) == (None, "nothing new")
+    assert responses.batch_id is None and responses.note.startswith("nothing new")
 
     added = requests.post(
         f"{limesurvey_sim.base_url}/_sim/limesurvey/surveys/{FOLLOW_UP_SID}/responses",
@@ -317,6 +366,41 @@ def test_a_second_extract_lands_nothing_and_a_new_response_is_the_only_one_lande
         [record] = [json.loads(line) for line in handle]
     assert (record["_survey_id"], record["id"]) == (FOLLOW_UP_SID, added.json()["id"])
     assert record["EMAIL_pseudonym"] == PSEUDONYMS.pseudonym("new.respondent@example.org")
+
+
+def test_a_response_saved_incomplete_and_completed_later_is_read_again(e2e, limesurvey_sim) -> None:
+    """Resume keeps the id: the run after the completion re-reads it below the cursor."""
+    from simulator.limesurvey_data import EVALUATION_SID
+
+    control = f"{limesurvey_sim.base_url}/_sim/limesurvey/surveys/{EVALUATION_SID}/responses"
+    saved = requests.post(
+        control,
+        json={"ACTIVIDAD": "p1-2024-001", "CORREO": "later@example.org", "_incomplete": True},
+        timeout=10,
+    )
+    saved.raise_for_status()
+    rid = saved.json()["id"]
+    first = extract_stream(e2e, "limesurvey_test", "responses")
+    # a later response moves the cursor past the incomplete one
+    requests.post(control, json={"ACTIVIDAD": "p1-2024-001"}, timeout=10).raise_for_status()
+    second = extract_stream(e2e, "limesurvey_test", "responses")
+    requests.post(f"{control}/{rid}/complete", timeout=10).raise_for_status()
+    third = extract_stream(e2e, "limesurvey_test", "responses")
+
+    def landed(result: Any) -> list[dict[str, Any]]:
+        [part] = [p for p in e2e.landing_dir.rglob("part-*.ndjson.gz") if result.batch_id in str(p)]
+        with gzip.open(part, "rt", encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle]
+
+    [(was_id, was_submitted)] = [(r["id"], r["submitdate"]) for r in landed(first)]
+    assert (was_id, was_submitted) == (rid, "")
+    assert [r["id"] for r in landed(second)] == [rid + 1]
+    [completed] = landed(third)
+    assert completed["id"] == rid and completed["submitdate"] != "" and "_reread" not in completed
+    assert int(third.cursor_end) < int(second.cursor_end)  # a re-read never moves a cursor on
+    # LimeSurvey's times have no zone: for a day of slack the completion is read again, and only it
+    again = extract_stream(e2e, "limesurvey_test", "responses")
+    assert [r["id"] for r in landed(again)] == [rid]
 
 
 def test_no_respondent_email_or_name_in_landing_or_raw(e2e: PipelineConfig, expected: Any) -> None:

@@ -10,8 +10,9 @@ import csv
 import io
 import statistics
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
@@ -44,7 +45,9 @@ def _codes(value: str) -> set[str]:
 
 
 def _day(event: dict) -> date:
-    return date.fromisoformat(event["date_from"][:10])
+    """The event's local start date (pretix writes date_from in UTC, whatever its timezone)."""
+    start = datetime.fromisoformat(event["date_from"])
+    return start.astimezone(ZoneInfo(event["timezone"])).date()
 
 
 def _expert_joined_dates() -> dict[str, date]:

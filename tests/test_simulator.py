@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,18 +48,75 @@ def walk(url: str, **params: Any) -> list[dict[str, Any]]:
     return results
 
 
-def test_auth_required(sim: SimulatorHandle) -> None:
+# pretix 2026.8.0's answers, measured on a real server (../shared/SOURCES.md "Measured on real servers")
+
+
+def test_auth_required_with_pretix_own_messages(sim: SimulatorHandle) -> None:
     url = f"{sim.pretix_url}organizers/{ORG}/events/"
-    for headers in ({}, {"Authorization": "Token wrong"}):
+    for headers, detail in (
+        ({}, "Authentication credentials were not provided."),
+        ({"Authorization": "Token wrong"}, "Invalid token."),
+    ):
         response = requests.get(url, headers=headers, timeout=10)
-        assert response.status_code == 401
-        assert response.json() == {"detail": "Invalid token."}
+        assert (response.status_code, response.json()) == (401, {"detail": detail})
 
 
-def test_unknown_route_is_json_404(sim: SimulatorHandle) -> None:
+def test_unknown_route_is_django_html_404_and_unknown_event_is_403(sim: SimulatorHandle) -> None:
     response = requests.get(f"{sim.pretix_url}nothing/here/", headers=AUTH, timeout=10)
-    assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert response.status_code == 404 and response.headers["Content-Type"].startswith("text/html")
+    for path in (
+        "events/no-such-event/",
+        "events/no-such-event/orders/",
+        "events/no-such-event/checkinlists/",
+    ):
+        unknown = requests.get(f"{sim.pretix_url}organizers/{ORG}/{path}", headers=AUTH, timeout=10)
+        assert unknown.status_code == 403
+        assert unknown.json() == {"detail": "You do not have permission to perform this action."}
+
+
+def test_bad_modified_since_is_a_field_error(sim: SimulatorHandle) -> None:
+    url = f"{sim.pretix_url}organizers/{ORG}/orders/"
+    response = requests.get(url, headers=AUTH, params={"modified_since": "yesterday"}, timeout=10)
+    assert (response.status_code, response.json()) == (400, {"modified_since": ["Enter a valid date/time."]})
+
+
+def test_page_size_is_capped_to_50(sim: SimulatorHandle) -> None:
+    page = get(f"{sim.pretix_url}organizers/{ORG}/orders/", page_size=200)
+    assert len(page["results"]) == 50 and page["count"] > 50
+
+
+def test_timestamps_are_utc_z_and_event_dates_utc_with_their_zone(sim: SimulatorHandle) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+    orders = get(f"{sim.pretix_url}organizers/{ORG}/orders/", page_size=50)["results"]
+    assert all(stamp.match(o["last_modified"]) and stamp.match(o["datetime"]) for o in orders)
+    events = walk(f"{sim.pretix_url}organizers/{ORG}/events/")
+    assert all(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", e["date_from"]) for e in events)
+    far = {e["timezone"] for e in events} - {"Europe/Brussels"}
+    assert far == {"Pacific/Auckland", "Pacific/Honolulu"}
+    for event in events:  # each starts at its planned local wall-clock hour, in its own zone
+        local = datetime.fromisoformat(event["date_from"]).astimezone(ZoneInfo(event["timezone"]))
+        assert local.hour in (9, 14), event["slug"]
+    auckland = next(e for e in events if e["timezone"] == "Pacific/Auckland")
+    assert auckland["date_from"][11:13] in ("20", "21")  # 09:00 local is the evening before in UTC
+
+
+def test_positions_on_each_list_carry_that_lists_checkins_and_orders_carry_all(sim) -> None:
+    events = walk(f"{sim.pretix_url}organizers/{ORG}/events/")
+    multi = [e for e in events if e["date_from"][:10] != e["date_to"][:10] and not e["testmode"]]
+    event = multi[0]
+    base = f"{sim.pretix_url}organizers/{ORG}/events/{event['slug']}/checkinlists/"
+    lists = get(base)["results"]
+    assert len(lists) == 2 and [cl["include_pending"] for cl in lists] == [False, True]
+    by_list = {cl["id"]: walk(f"{base}{cl['id']}/positions/", has_checkin="true") for cl in lists}
+    for list_id, positions in by_list.items():
+        assert all(c["list"] == list_id for p in positions for c in p["checkins"])
+    orders = walk(f"{sim.pretix_url}organizers/{ORG}/events/{event['slug']}/orders/")
+    in_orders = {c["id"] for o in orders for p in o["positions"] for c in p["checkins"]}
+    on_lists = {c["id"] for positions in by_list.values() for p in positions for c in p["checkins"]}
+    assert in_orders == on_lists and in_orders
 
 
 def test_pagination_walk(sim: SimulatorHandle) -> None:
@@ -101,12 +159,15 @@ def test_phase1_figures(sim: SimulatorHandle) -> None:
         meta = event["meta_data"]
         spellings |= {meta["host_country"], *meta["beneficiary_countries"].split(";")}
         base = f"{sim.pretix_url}organizers/{ORG}/events/{event['slug']}/checkinlists/"
+        seen: set[int] = set()  # a position is on every list it was scanned on
         for checkin_list in get(base)["results"]:
             positions = walk(f"{base}{checkin_list['id']}/positions/", has_checkin="true", page_size=1000)
             for position in positions:
-                if "order" not in position:  # the broken record: quarantined downstream
+                if "order" not in position or position["id"] in seen:  # the broken record: quarantined
                     continue
-                assert any(c["type"] == "entry" for c in position["checkins"])
+                if not any(c["type"] == "entry" for c in position["checkins"]):
+                    continue  # only an exit scan on this list
+                seen.add(position["id"])
                 attendances += 1
                 answers = {a["question_identifier"]: a for a in position["answers"]}
                 spellings.add(answers["country"]["answer"])
@@ -137,14 +198,38 @@ def _order_url(sim: SimulatorHandle, order: dict[str, Any]) -> str:
     return f"{sim.pretix_url}organizers/{ORG}/events/{order['event']}/orders/{order['code']}/"
 
 
-def test_control_checkin_keeps_last_modified(fresh_sim: SimulatorHandle) -> None:
-    orders = get(f"{fresh_sim.pretix_url}organizers/{ORG}/orders/", page_size=1000)["results"]
-    order = next(o for o in orders if o["status"] == "p" and not o["positions"][0]["checkins"])
+def test_a_checkin_touches_its_order_and_generated_orders_are_touched_too(fresh_sim) -> None:
+    orders = walk(f"{fresh_sim.pretix_url}organizers/{ORG}/orders/")
+    for generated in orders:  # Checkin.save() touches the order: never modified before a scan
+        scans = [c["datetime"] for p in generated["positions"] for c in p["checkins"]]
+        assert not scans or max(scans) <= generated["last_modified"], generated.get("code")
+    order = next(
+        o for o in orders if o["status"] == "p" and o["positions"] and not o["positions"][0]["checkins"]
+    )
     response = requests.post(f"{fresh_sim.base_url}/_sim/pretix/orders/{order['code']}/checkin", timeout=10)
     assert response.status_code == 200
     after = get(_order_url(fresh_sim, order))
-    assert after["last_modified"] == order["last_modified"]
+    assert after["last_modified"] > order["last_modified"]
     assert [c["type"] for c in after["positions"][0]["checkins"]] == ["entry"]
+    assert after["last_modified"] == after["positions"][0]["checkins"][0]["datetime"]
+
+
+def test_a_pending_order_is_scanned_only_on_a_list_that_includes_pending(fresh_sim) -> None:
+    orders = walk(f"{fresh_sim.pretix_url}organizers/{ORG}/orders/", status="n")
+    lists_of = {}
+    for order in orders:
+        base = f"{fresh_sim.pretix_url}organizers/{ORG}/events/{order['event']}/checkinlists/"
+        lists_of[order["code"]] = get(base)["results"]
+    order = next(o for o in orders if len(lists_of[o["code"]]) == 2)
+    entry, later = lists_of[order["code"]]
+    scan = f"{fresh_sim.base_url}/_sim/pretix/orders/{order['code']}/checkin"
+    assert requests.post(scan, json={"list": entry["id"]}, timeout=10).status_code == 400
+    assert requests.post(scan, json={"list": later["id"]}, timeout=10).status_code == 200
+    base = f"{fresh_sim.pretix_url}organizers/{ORG}/events/{order['event']}/checkinlists/"
+    on_entry = walk(f"{base}{entry['id']}/positions/")
+    on_later = walk(f"{base}{later['id']}/positions/", has_checkin="true")
+    assert order["code"] not in {p["order"] for p in on_entry if "order" in p}
+    assert order["code"] in {p["order"] for p in on_later if "order" in p}
 
 
 def test_control_cancel_and_create_bump_last_modified(fresh_sim: SimulatorHandle) -> None:

@@ -240,13 +240,16 @@ class StreamState(BaseModel):
     marks: dict[str, MarkInfo] = {}
     seen_files: frozenset[str] = frozenset()
     last_snapshot_sha256: str | None = None
+    last_extracted_at: str | None = None
 
 
 def stream_state(landing: Path, source_instance: str, stream: str) -> StreamState:
     marks: dict[str, MarkInfo] = {}
     seen_files: set[str] = set()
     snapshot_sha: str | None = None
+    extracted_at: str | None = None
     for _, manifest in committed_manifests(landing, source_instance, stream):
+        extracted_at = max(extracted_at or "", manifest.extracted_at)
         if manifest.mode == "snapshot":
             snapshot_sha = manifest.content_sha256
         seen_files.update(f.sha256 for f in manifest.source_files)
@@ -263,4 +266,9 @@ def stream_state(landing: Path, source_instance: str, stream: str) -> StreamStat
                 marks[partition] = mark
             elif new == old:
                 marks[partition] = MarkInfo(end=known.end, keys=sorted({*known.keys, *mark.keys}))
-    return StreamState(marks=marks, seen_files=frozenset(seen_files), last_snapshot_sha256=snapshot_sha)
+    return StreamState(
+        marks=marks,
+        seen_files=frozenset(seen_files),
+        last_snapshot_sha256=snapshot_sha,
+        last_extracted_at=extracted_at,
+    )

@@ -1,5 +1,8 @@
 -- One row per event in the current snapshot: events is a snapshot stream, so only the rows of
 -- the latest batch per source_instance count (an event missing from it was deleted).
+-- pretix writes date_from / date_to in UTC whatever the event's timezone (measured on 2026.8.0:
+-- 09:00 in Pacific/Auckland reads 20:00Z the day before), so the local calendar dates are the
+-- instants converted to the event's own zone; a record without a zone keeps the written date.
 with
 
 source as (
@@ -24,8 +27,22 @@ renamed as (
         try_cast(record ->> 'date_from' as timestamptz) as starts_at,
         try_cast(record ->> 'date_to' as timestamptz) as ends_at,
         -- calendar dates as the organiser entered them (local to the event), not UTC
-        try_cast(left(record ->> 'date_from', 10) as date) as start_date,
-        try_cast(left(record ->> 'date_to', 10) as date) as end_date,
+        coalesce(
+            cast(
+                timezone(
+                    record ->> 'timezone', try_cast(record ->> 'date_from' as timestamptz)
+                ) as date
+            ),
+            try_cast(left(record ->> 'date_from', 10) as date)
+        ) as start_date,
+        coalesce(
+            cast(
+                timezone(
+                    record ->> 'timezone', try_cast(record ->> 'date_to' as timestamptz)
+                ) as date
+            ),
+            try_cast(left(record ->> 'date_to', 10) as date)
+        ) as end_date,
         record ->> 'timezone' as event_timezone,
         record -> 'location' ->> 'en' as location_name,
         lower(trim(record -> 'meta_data' ->> 'activity_type')) as activity_type,
