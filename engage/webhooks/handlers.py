@@ -1,5 +1,5 @@
 """What a push becomes: the pretix order it names, or the KoboToolbox submission it carries,
-pseudonymised with its stream's rules and landed as a one-record batch."""
+minimised with its stream's allow-list (the same as a pull's) and landed as a one-record batch."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from urllib.parse import quote
 from engage.config import PipelineConfig
 from engage.extract import extract_stream, stream_writer
 from engage.orchestration.asset_events import LandedBatch
-from engage.privacy.pseudonymise import Pseudonymiser, apply_rules
+from engage.privacy.allow_list import Minimiser
+from engage.privacy.pseudonymise import Pseudonymiser
 from engage.privacy.suppression import filter_suppressed, load_suppressed
 from engage.webhooks.replay import ReplayGuard
 from extractors import kobotoolbox, pretix
@@ -39,12 +40,12 @@ def land_record(
     record: dict[str, Any],
     via: str = "webhook",
 ) -> LandedBatch:
-    """Pseudonymise one record with its stream's rules and land it as a one-record batch."""
+    """Minimise one record with its stream's allow-list and land it as a one-record batch."""
     stream = system.STREAMS[stream_name]
     pseudonymiser = Pseudonymiser.from_environment(
         config.privacy.key_env, allow_demo_key=config.privacy.allow_demo_key
     )
-    apply_rules(record, stream.privacy_rules, pseudonymiser)
+    record = Minimiser(stream.rules_for(config.source(source_name)), pseudonymiser).apply(record)
     # An erased person stays erased, whichever way their record arrives (docs/privacy.md).
     records = filter_suppressed([record], load_suppressed(config))
     if not records:
