@@ -160,8 +160,8 @@ def test_signed_token_and_url_token_pushes_land_and_bad_ones_are_rejected(
             "not json": 400,
             "missing fields": 400,
             "kobo missing _uuid": 400,
-            "unknown source": 404,
-            "wrong kind": 404,
+            "unknown source": 401,  # the same answer as a bad secret: names cannot be probed
+            "wrong kind": 401,
         }
         assert _landing_files(config) == empty == set()  # nothing landed, not even the replay file
         assert landed == []
