@@ -149,7 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         # One deadline for the whole request (headers and body), not per read: when it passes, the
         # reading side of the socket is shut, so a trickling sender's next read ends at once.
-        self.timeout = self.server.deadline
+        self.timeout = self.server.deadline + 5  # a backstop only: the watchdog below comes first
         super().setup()
         self.expired = False
         self._watchdog = threading.Timer(self.server.deadline, self._expire)
@@ -213,9 +213,13 @@ class _Handler(BaseHTTPRequestHandler):
         if length > self.server.max_body:
             self._drain(length)
             raise Rejected(413, f"body over {self.server.max_body} bytes")
-        body = self.rfile.read(length)  # never more than the limit
+        late = Rejected(408, f"the request was not received within {self.server.deadline:g} s")
+        try:
+            body = self.rfile.read(length)  # never more than the limit
+        except TimeoutError:
+            raise late from None
         if self.expired:
-            raise Rejected(408, f"the request was not received within {self.server.deadline:g} s")
+            raise late
         if len(body) != length:
             raise Rejected(400, "body shorter than its Content-Length")
         if self._more_waiting():
