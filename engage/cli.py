@@ -175,6 +175,24 @@ def demo(config: ConfigOption = None, verbose: bool = False) -> None:
     finally:
         if handle is not None:
             handle.stop()
+    _demo_privacy_scan(cfg)
+
+
+def _demo_privacy_scan(cfg: PipelineConfig) -> None:
+    """The demo ends with `engage scan` over its data, looking for the simulator's people by name."""
+    from engage.privacy.scan import scan
+    from simulator.pretix_data import generate
+    from simulator.server import DEMO_CREDENTIALS
+
+    people = [p for o in generate().orders for p in [o.person, *(x.person for x in o.positions)]]
+    secrets = {v for creds in DEMO_CREDENTIALS.values() for v in creds.values()}
+    findings = scan(cfg, names={p.full_name for p in people}, secrets=secrets)
+    for finding in findings[:20]:
+        console.print(f"{finding.kind}: {finding.excerpt} in {finding.place}", highlight=False)
+    if findings:
+        console.print(f"[bold red]privacy scan: {len(findings)} finding(s)[/]")
+        raise typer.Exit(1)
+    console.print("privacy scan: no email, name or secret in the data or the logs")
 
 
 @app.command()

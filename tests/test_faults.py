@@ -341,3 +341,15 @@ def test_the_run_met_about_30_percent_faults_of_every_kind(faulty_run) -> None:
     assert report["requests"] > 100
     assert 0.2 <= report["fault_rate"] <= 0.4, report
     assert set(report["by_kind"]) == set(FAULT_KINDS), report
+
+
+@pytest.mark.integration
+def test_the_run_under_faults_leaves_no_email_name_or_secret(faulty_run) -> None:
+    """The privacy scan belongs to the reliability suite: retries and re-reads must not leak."""
+    from engage.privacy.scan import scan
+    from simulator.pretix_data import generate
+    from simulator.server import DEMO_CREDENTIALS
+
+    names = {p.full_name for o in generate().orders for p in [o.person, *(x.person for x in o.positions)]}
+    secrets = {v for creds in DEMO_CREDENTIALS.values() for v in creds.values()}
+    assert scan(faulty_run["config"], names=names, secrets=secrets) == []
