@@ -175,18 +175,18 @@ def demo(config: ConfigOption = None, verbose: bool = False) -> None:
     finally:
         if handle is not None:
             handle.stop()
-    _demo_privacy_scan(cfg)
-
-
-def _demo_privacy_scan(cfg: PipelineConfig) -> None:
-    """The demo ends with `engage scan` over its data, looking for the simulator's people by name."""
-    from engage.privacy.scan import scan
     from simulator.pretix_data import generate
-    from simulator.server import DEMO_CREDENTIALS
 
     people = [p for o in generate().orders for p in [o.person, *(x.person for x in o.positions)]]
     secrets = {v for creds in DEMO_CREDENTIALS.values() for v in creds.values()}
-    findings = scan(cfg, names={p.full_name for p in people}, secrets=secrets)
+    _privacy_scan(cfg, {p.full_name for p in people}, secrets)
+
+
+def _privacy_scan(cfg: PipelineConfig, names: set[str], secrets: set[str]) -> None:
+    """The demo ends with `engage scan` over its data, looking for the simulator's people by name."""
+    from engage.privacy.scan import scan
+
+    findings = scan(cfg, names=names, secrets=secrets)
     for finding in findings[:20]:
         console.print(f"{finding.kind}: {finding.excerpt} in {finding.place}", highlight=False)
     if findings:
