@@ -177,6 +177,24 @@ def demo(config: ConfigOption = None, verbose: bool = False) -> None:
     finally:
         if handle is not None:
             handle.stop()
+    from simulator.pretix_data import generate
+
+    people = [p for o in generate().orders for p in [o.person, *(x.person for x in o.positions)]]
+    secrets = {v for creds in DEMO_CREDENTIALS.values() for v in creds.values()}
+    _privacy_scan(cfg, {p.full_name for p in people}, secrets)
+
+
+def _privacy_scan(cfg: PipelineConfig, names: set[str], secrets: set[str]) -> None:
+    """The demo ends with `engage scan` over its data, looking for the simulator's people by name."""
+    from engage.privacy.scan import scan
+
+    findings = scan(cfg, names=names, secrets=secrets)
+    for finding in findings[:20]:
+        console.print(f"{finding.kind}: {finding.excerpt} in {finding.place}", highlight=False)
+    if findings:
+        console.print(f"[bold red]privacy scan: {len(findings)} finding(s)[/]")
+        raise typer.Exit(1)
+    console.print("privacy scan: no email, name or secret in the data or the logs")
 
 
 @app.command()

@@ -64,6 +64,10 @@ class WebhookSettings(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(8790, ge=0, le=65535)
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Requests served at once (more get 503 at once), and the time a sender has to deliver the whole
+    # request, headers and body (a trickling sender gets 408): a flood cannot pile up threads.
+    max_workers: int = Field(8, ge=1, le=256)
+    request_deadline_seconds: float = Field(30.0, gt=0, le=600)
     # Source name -> environment variable holding its shared secret. A source not listed here uses
     # ENGAGE_WEBHOOK_SECRET_<NAME> (upper case); a source whose variable is empty takes no pushes.
     secret_envs: dict[Identifier, EnvVarName] = Field(default_factory=dict)

@@ -10,7 +10,9 @@ from typing import Any
 
 from engage.config import PipelineConfig
 from engage.landing.batches import BatchWriter, MarkInfo, SourceFileInfo, stream_state
-from engage.privacy.pseudonymise import Pseudonymiser, apply_rules
+from engage.privacy.allow_list import Minimiser
+from engage.privacy.new_fields import describe, remember_new_fields
+from engage.privacy.pseudonymise import Pseudonymiser
 from extractors import __version__
 from extractors.streams import (
     REREAD_FIELD,
@@ -41,6 +43,7 @@ class ExtractResult:
     # what the run received; a shortfall never gets here, the extraction fails instead.
     source_count: int | None = None
     source_received: int = 0
+    new_fields: list[str] = field(default_factory=list)  # undeclared paths seen for the first time
 
 
 class _CursorTracker:
@@ -150,6 +153,7 @@ def extract_stream(
     pseudonymiser = Pseudonymiser.from_environment(
         config.privacy.key_env, allow_demo_key=config.privacy.allow_demo_key
     )
+    minimiser = Minimiser(stream.rules_for(source), pseudonymiser)
     from engage.privacy.suppression import (  # erased people (docs/privacy.md)
         filter_suppressed,
         load_suppressed,
@@ -181,6 +185,7 @@ def extract_stream(
     try:
         for page in stream.fetch(client, source, context):
             kept = [record for record in page if in_range.keep(record)]
+            minimised = []
             for record in kept:
                 if tracker is not None and (at := tracker.order_of(record)) is not None:
                     tracker.observe(record, at)
@@ -189,12 +194,22 @@ def extract_stream(
                     source_files.setdefault(
                         digest, SourceFileInfo(name=str(record.get("_file")), sha256=digest)
                     )
-                apply_rules(record, stream.privacy_rules, pseudonymiser)
-            kept = filter_suppressed(kept, suppressed)
+                minimised.append(minimiser.apply(record))  # the allow-list: only declared fields land
+            kept = filter_suppressed(minimised, suppressed)
             writer.write(kept)
             if on_page:
                 on_page(len(kept))
         requests_made = getattr(client, "requests_made", 0)
+        new_fields = remember_new_fields(config.landing_dir, source_name, stream_name, minimiser.unknown)
+        if minimiser.unknown:
+            log.info(
+                "%s/%s: %d undeclared value(s) dropped; new field(s): %s",
+                source_name,
+                stream_name,
+                sum(minimiser.unknown.values()),
+                ", ".join(new_fields) or "none",
+            )
+        dropped_note = describe(new_fields)
         unchanged = writer.row_count == 0 or (
             stream.mode == "snapshot" and writer.content_sha256 == state.last_snapshot_sha256
         )
@@ -212,10 +227,11 @@ def extract_stream(
                 requests_made,
                 context.window.start,
                 None,
-                note,
+                "; ".join(n for n in (note, dropped_note) if n),
                 list(context.rejected),
                 context.tally.source_count,
                 context.tally.received,
+                new_fields,
             )
         manifest = writer.commit(
             cursor_start=context.window.start or min((m.end for m in state.marks.values()), default=None),
@@ -237,6 +253,7 @@ def extract_stream(
         "landed %s/%s batch %s: %d records", source_name, stream_name, manifest.batch_id, manifest.row_count
     )
     note = _with_skipped(f"{len(context.rejected)} file(s) rejected" if context.rejected else "", context)
+    note = "; ".join(n for n in (note, dropped_note) if n)
     return ExtractResult(
         source_name,
         stream_name,
@@ -249,4 +266,5 @@ def extract_stream(
         list(context.rejected),
         context.tally.source_count,
         context.tally.received,
+        new_fields,
     )

@@ -43,9 +43,10 @@ RETRIABLE_STATUSES = (429, 500, 502, 503, 504)
 MAX_REDIRECTS = 5
 ERROR_BODY_LIMIT = 64 * 1024  # of an error answer, only the start reaches a message
 PAGE_SLACK = 10  # pages a walk may take past twice what its first `count` implies
-# Replacing a very short "secret" literally would garble every message (a token "x" hides each x);
-# such values are still caught by the header and query-string patterns below.
-MIN_LITERAL_SECRET = 6
+# Secrets of any length are replaced: a short token echoed in a message is still a leaked token
+# (a garbled message is the lesser harm). Longest first, so a short secret inside a longer one
+# cannot leave part of the longer one behind.
+MIN_LITERAL_SECRET = 1
 _SECRET_PATTERNS = [
     re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(token|bearer|basic)?\s*[^\s'\",}]+"),
     re.compile(r"(?i)((?:token|api_key|apikey|password|secret|sessionkey)=)[^&\s]+"),
@@ -70,7 +71,7 @@ def _fingerprint(page: list[dict]) -> str:
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Remove credentials from a message before it reaches a log or an exception."""
-    for secret in secrets:
+    for secret in sorted(secrets, key=len, reverse=True):
         if len(secret) >= MIN_LITERAL_SECRET:
             text = text.replace(secret, "***")
     for pattern in _SECRET_PATTERNS:

@@ -18,12 +18,12 @@ Known limits of reading by `_submission_time`: an edited submission or a changed
 status keeps its `_submission_time` and is not re-read by a normal run (a backfill window re-reads
 it, and staging keeps the latest version); a submission deleted at the source stays.
 
-Personal data: KoboToolbox forms hold identifiers in ordinary questions. The question paths in
-`IDENTIFYING_QUESTIONS` are pseudonymised (emails and names: `respondent/email` becomes
-`respondent/email_pseudonym`, with the same keyed hash as pretix's attendee emails, so survey
-answers link to attendance) or dropped (phone numbers) before anything is landed. A deployer whose
-partners name these questions differently adds the paths here; forms should put respondent
-identifiers in these questions and nowhere else (free-text answers are landed as typed).
+Personal data: KoboToolbox forms hold identifiers in ordinary questions. The source's configured
+`identifying_questions` (default `IDENTIFYING_QUESTIONS`) are pseudonymised (emails and names:
+`respondent/email` becomes `respondent/email_pseudonym`, with the same keyed hash as pretix's
+attendee emails, so survey answers link to attendance) or dropped (phone numbers) before anything
+is landed. Every other answer (any key not starting with `_`) is kept as free text, scrubbed of
+emails and phone numbers; of the metadata only what staging reads is kept (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -34,20 +34,37 @@ from datetime import UTC
 from urllib.parse import quote
 
 from extractors.http import ApiClient, token_client
-from extractors.source_config import KoboSource
-from extractors.streams import FetchContext, FieldRule, Page, Stream, Tally, parse_cursor
+from extractors.source_config import DEFAULT_KOBO_IDENTIFYING_QUESTIONS, KoboSource
+from extractors.streams import FetchContext, FieldRule, Page, Stream, Tally, fields, parse_cursor
 
 SYSTEM = "kobotoolbox"
 VERSION = "kobotoolbox-1"
 
-# Question paths (groups joined by "/") that hold a respondent's identifiers, and what happens to
-# each: "pseudonymise" (keyed hash, `<path>_pseudonym`) or "drop".
-IDENTIFYING_QUESTIONS: tuple[tuple[str, str], ...] = (
-    ("respondent/email", "pseudonymise"),
-    ("respondent/name", "pseudonymise"),
-    ("respondent/phone", "drop"),
+# The default identifying questions (paths, groups joined by "/"); each source may set its own.
+IDENTIFYING_QUESTIONS: tuple[tuple[str, str], ...] = tuple(DEFAULT_KOBO_IDENTIFYING_QUESTIONS.items())
+
+ASSET_RULES = (
+    *fields("keep", "uid", "name", "asset_type", "date_created", "date_modified", "version_id"),
+    *fields("keep", "deployed_version_id", "deployment__active", "deployment__submission_count"),
+    *fields("keep", "has_deployment", "owner__username", "deployed_versions.count"),
+    *fields("keep", "deployed_versions.results[].uid", "deployed_versions.results[].content_hash"),
+    FieldRule("deployed_versions.results[].date_deployed", "keep"),
+    *fields("drop", "permissions", "content", "downloads", "embeds", "url", "deployment__links"),
 )
-SUBMISSION_RULES = tuple(FieldRule(path, action) for path, action in IDENTIFYING_QUESTIONS)
+SUBMISSION_RULES = (
+    *fields("keep", "_id", "_uuid", "_xform_id_string", "_submission_time", "_status"),
+    *fields("keep", "_submitted_by", "__version__", "start", "end", "formhub/uuid", "meta/*"),
+    *fields("keep", "_validation_status.uid", "_validation_status.label"),
+    *fields("drop", "_attachments", "_geolocation", "_notes", "_tags", "_validation_status.by_whom"),
+    FieldRule("[!_]*", "scrub"),  # the answers: any question path the form defines
+)
+
+
+def identifying_rules(source: KoboSource) -> tuple[FieldRule, ...]:
+    """The source's identifying questions, at the top level and inside repeat groups' items."""
+    return tuple(FieldRule(path, action) for path, action in source.identifying_questions.items())
+
+
 SUBMISSION_SORT = json.dumps({"_id": 1}, separators=(",", ":"))
 
 
@@ -113,7 +130,7 @@ def _submission_id(record: dict) -> int:
 
 
 STREAMS = {
-    "assets": Stream("assets", ("uid",), None, fetch_assets),
+    "assets": Stream("assets", ("uid",), None, fetch_assets, ASSET_RULES),
     "submissions": Stream(
         "submissions",
         ("_xform_id_string", "_id"),
@@ -122,5 +139,6 @@ STREAMS = {
         SUBMISSION_RULES,
         cursor_type="timestamp",
         partition_field="_xform_id_string",
+        source_rules=identifying_rules,
     ),
 }

@@ -37,8 +37,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from extractors.http import ApiClient, SourceError
-from extractors.source_config import LimeSurveySource
-from extractors.streams import REREAD_FIELD, FetchContext, FieldRule, Page, Stream
+from extractors.source_config import (
+    DEFAULT_LIMESURVEY_DROPPED_CODES,
+    DEFAULT_LIMESURVEY_PSEUDONYMISED_CODES,
+    LimeSurveySource,
+)
+from extractors.streams import REREAD_FIELD, FetchContext, FieldRule, Page, Stream, fields
 
 log = logging.getLogger(__name__)
 
@@ -51,17 +55,21 @@ VERSION = "limesurvey-1"
 EMPTY_STATUSES = frozenset({"No Response found", "No surveys found", "No Data, could not get max id."})
 NO_RESPONSES_YET = "No Data, could not get max id."
 
-# Question codes that hold a respondent's email or name in the partners' surveys (LimeSurvey
-# headings are the question codes the survey author chose). A survey asking for an email or a name
-# under another code must have that code added here before it is read: the extractor cannot tell
-# personal answers from others. Emails and full names become `<code>_pseudonym` (the same keyed
-# pseudonym pretix gets for the same email); name parts, IP addresses and referrer URLs are dropped.
-PSEUDONYMISED_CODES = ("EMAIL", "CORREO", "EMAILADDRESS", "NAME", "NOMBRE", "FULLNAME")
-# `token` is a participant's access credential (surveys with a participant table export it).
-DROPPED_CODES = ("FIRSTNAME", "LASTNAME", "NOMBRES", "APELLIDOS", "ipaddr", "refurl", "token")
+# Question codes that hold a respondent's email or name (LimeSurvey headings are the codes the
+# survey author chose): the source's `pseudonymised_codes` / `dropped_codes`, defaults below. A
+# survey asking for an email or a name under another code must have it configured before it is
+# read: the extractor cannot tell personal answers from others. Emails and full names become
+# `<code>_pseudonym` (the same keyed pseudonym pretix gets for the same email); name parts, the
+# participant `token` (a credential), IP addresses and referrer URLs are dropped; every other
+# answer is kept as free text, scrubbed of emails and phone numbers.
+PSEUDONYMISED_CODES = DEFAULT_LIMESURVEY_PSEUDONYMISED_CODES
+DROPPED_CODES = DEFAULT_LIMESURVEY_DROPPED_CODES
+SURVEY_RULES = fields("keep", "sid", "surveyls_title", "startdate", "expires", "active")
 RESPONSE_RULES = (
-    *(FieldRule(code, "pseudonymise") for code in PSEUDONYMISED_CODES),
-    *(FieldRule(code, "drop") for code in DROPPED_CODES),
+    *fields("keep", "id", "_survey_id", "submitdate", "lastpage", "startlanguage", "seed"),
+    *fields("keep", "startdate", "datestamp"),
+    *fields("drop", "token", "ipaddr", "refurl"),
+    FieldRule("*", "scrub"),  # the answers: any question code the survey defines
 )
 
 
@@ -71,6 +79,13 @@ class RefusedError(SourceError):
     def __init__(self, message: str, status: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+def identifying_rules(source: LimeSurveySource) -> tuple[FieldRule, ...]:
+    return (
+        *fields("pseudonymise", *source.pseudonymised_codes),
+        *fields("drop", *source.dropped_codes),
+    )
 
 
 class LimeSurveyClient(ApiClient):
@@ -344,7 +359,7 @@ def fetch_responses(
 
 
 STREAMS = {
-    "surveys": Stream("surveys", ("sid",), None, fetch_surveys),
+    "surveys": Stream("surveys", ("sid",), None, fetch_surveys, SURVEY_RULES),
     "responses": Stream(
         "responses",
         ("_survey_id", "id"),
@@ -353,5 +368,6 @@ STREAMS = {
         RESPONSE_RULES,
         cursor_type="integer",
         partition_field="_survey_id",
+        source_rules=identifying_rules,
     ),
 }

@@ -22,23 +22,61 @@ from urllib.parse import quote
 
 from extractors.http import ApiClient, token_client
 from extractors.source_config import PretixSource
-from extractors.streams import FetchContext, FieldRule, Page, Stream, parse_cursor
+from extractors.streams import FetchContext, FieldRule, Page, Stream, fields, parse_cursor
 
 SYSTEM = "pretix"
 VERSION = "pretix-1"
 
-_POSITION_FIELDS = (
-    ("attendee_email", "pseudonymise"),
-    ("attendee_name", "pseudonymise"),
-    ("attendee_name_parts", "drop"),
+# The allow-list (docs/privacy.md has the table and the reasons): what staging reads, the keys and
+# cursors, and nothing else. Free text that is kept (company, answers) is scrubbed of emails and
+# phone numbers; the people themselves are pseudonymised (the same keyed hash in every system).
+# Known fields that must never land are listed as "drop" so they are not reported as new.
+_POSITION_PERSON = (
+    *fields("pseudonymise", "attendee_email", "attendee_name"),
+    *fields("drop", "attendee_name_parts", "street", "zipcode", "city", "state", "secret"),
 )
-POSITION_RULES = tuple(FieldRule(path, action) for path, action in _POSITION_FIELDS)
+POSITION_RULES = (
+    *fields("keep", "id", "positionid", "order", "item", "canceled", "country"),
+    *_POSITION_PERSON,
+    FieldRule("company", "scrub"),
+    *fields("keep", "answers[].question", "answers[].question_identifier"),
+    *fields("keep", "answers[].option_identifiers"),
+    FieldRule("answers[].answer", "scrub"),
+)
 ORDER_RULES = (
+    *fields("keep", "code", "event", "status", "testmode", "datetime", "last_modified"),
     FieldRule("email", "pseudonymise"),
-    FieldRule("phone", "drop"),
-    FieldRule("invoice_address.name", "pseudonymise"),
-    FieldRule("invoice_address.name_parts", "drop"),
-    *(FieldRule(f"positions[].{path}", action) for path, action in _POSITION_FIELDS),
+    *fields("drop", "phone", "secret", "url", "comment", "customer"),
+    FieldRule("invoice_address.company", "scrub"),
+    FieldRule("invoice_address.country", "keep"),
+    *fields("drop", "invoice_address.name", "invoice_address.name_parts", "invoice_address.street"),
+    *fields("drop", "invoice_address.zipcode", "invoice_address.city", "invoice_address.vat_id"),
+    *(FieldRule(f"positions[].{rule.path}", rule.action) for rule in POSITION_RULES),
+    FieldRule("positions[].checkins", "drop"),  # attendance is read from the check-in lists
+)
+EVENT_RULES = (
+    *fields("keep", "slug", "name", "date_from", "date_to", "timezone", "location"),
+    *fields("keep", "testmode", "live"),
+    *(
+        FieldRule(f"meta_data.{key}", "keep")
+        for key in (
+            "activity_type",
+            "modality",
+            "host_country",
+            "beneficiary_countries",
+            "phase",
+            "delivering_body",
+            "region",
+            "experts",
+            "organisers",
+        )
+    ),
+)
+CHECKIN_RULES = (
+    *fields("keep", "_event", "_checkin_list", "id", "order", "item", "canceled"),
+    *_POSITION_PERSON,  # the pseudonyms let an erasure find the person's check-ins
+    *fields("keep", "checkins[].id", "checkins[].list", "checkins[].datetime", "checkins[].type"),
+    FieldRule("checkins[].auto_checked_in", "keep"),
 )
 
 
@@ -103,7 +141,7 @@ def fetch_checkins(client: ApiClient, source: PretixSource, context: FetchContex
 
 
 STREAMS = {
-    "events": Stream("events", ("slug",), None, fetch_events),
+    "events": Stream("events", ("slug",), None, fetch_events, EVENT_RULES),
     "orders": Stream("orders", ("code",), "last_modified", fetch_orders, ORDER_RULES),
-    "checkins": Stream("checkins", ("_checkin_list", "id"), None, fetch_checkins, POSITION_RULES),
+    "checkins": Stream("checkins", ("_checkin_list", "id"), None, fetch_checkins, CHECKIN_RULES),
 }

@@ -112,6 +112,21 @@ class PretixSource(_Source):
     )
 
 
+IdentifyingAction = Literal["pseudonymise", "drop"]
+
+# Survey questions that identify a respondent, in the programme's own forms (docs/privacy.md). A
+# deployer whose partners ask under other names sets `identifying_questions` (KoboToolbox paths,
+# groups joined by "/") or `pseudonymised_codes` / `dropped_codes` (LimeSurvey question codes);
+# every other answer is kept as free text, scrubbed of emails and phone numbers.
+DEFAULT_KOBO_IDENTIFYING_QUESTIONS: dict[str, IdentifyingAction] = {
+    "respondent/email": "pseudonymise",
+    "respondent/name": "pseudonymise",
+    "respondent/phone": "drop",
+}
+DEFAULT_LIMESURVEY_PSEUDONYMISED_CODES = ("EMAIL", "CORREO", "EMAILADDRESS", "NAME", "NOMBRE", "FULLNAME")
+DEFAULT_LIMESURVEY_DROPPED_CODES = ("FIRSTNAME", "LASTNAME", "NOMBRES", "APELLIDOS")
+
+
 class KoboSource(_Source):
     kind: Literal["kobotoolbox"]
     base_url: AnyHttpUrl  # the server root, e.g. https://eu.kobotoolbox.org/
@@ -120,6 +135,10 @@ class KoboSource(_Source):
         default_factory=lambda: ["assets", "submissions"], min_length=1
     )
     asset_uids: list[str] = Field(default_factory=list, description="forms to read; empty: every survey")
+    identifying_questions: dict[str, IdentifyingAction] = Field(
+        default_factory=lambda: dict(DEFAULT_KOBO_IDENTIFYING_QUESTIONS),
+        description="question paths holding a respondent's identifiers: pseudonymise or drop",
+    )
 
 
 class LimeSurveySource(_Source):
@@ -138,6 +157,14 @@ class LimeSurveySource(_Source):
         le=366,
         description="re-read responses completed after they were landed, if started this many days ago"
         " at most (0: never)",
+    )
+    pseudonymised_codes: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_LIMESURVEY_PSEUDONYMISED_CODES),
+        description="question codes holding a respondent's email or full name (become <code>_pseudonym)",
+    )
+    dropped_codes: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_LIMESURVEY_DROPPED_CODES),
+        description="question codes holding other identifiers (name parts): never landed",
     )
 
 

@@ -1,4 +1,4 @@
-"""What a partner-system module declares: its streams, their keys, cursors and personal fields."""
+"""What a partner-system module declares: its streams, their keys, cursors and the fields they keep."""
 
 from __future__ import annotations
 
@@ -19,12 +19,24 @@ REREAD_FIELD = "_reread"
 INVALID_REASON_FIELD = "_quarantine_reason"
 
 
+FieldAction = Literal["keep", "pseudonymise", "scrub", "drop"]
+
+
 @dataclass(frozen=True)
 class FieldRule:
-    """What happens to one personal field. `path` is dotted; `[]` steps into every list item."""
+    """What happens to one field. `path` is dotted; `[]` steps into every list item; a step may be
+    a glob (`*`, `[!_]*`) for keys the source makes up (survey questions). Actions: "keep" as it is,
+    "pseudonymise" (replaced by `<field>_pseudonym`, a keyed hash), "scrub" (free text: emails and
+    phone numbers replaced), "drop" (known and unwanted). A field no rule names is dropped too, and
+    counted as new (docs/privacy.md). A rule on an object or a list keeps the whole value."""
 
     path: str
-    action: str  # "pseudonymise" (replaced by <field>_pseudonym) or "drop"
+    action: FieldAction
+
+
+def fields(action: FieldAction, *paths: str) -> tuple[FieldRule, ...]:
+    """Several rules with one action, for the STREAMS declarations."""
+    return tuple(FieldRule(path, action) for path in paths)
 
 
 def parse_cursor(value: str) -> datetime:
@@ -96,12 +108,21 @@ class Stream:
     # None makes a snapshot stream: every run reads it whole and lands it only when it changed.
     cursor_field: str | None
     fetch: Callable[[Any, Any, FetchContext], Iterator[Page]]
+    # The allow-list: the fields landed and how; everything else is dropped before landing.
     privacy_rules: tuple[FieldRule, ...] = ()
     cursor_type: CursorType = "timestamp"
     # Cursors kept per value of this field (a form, a survey): ids and clocks differ between them.
     partition_field: str | None = None
     # File-based streams: each record names its source file's sha256 here; a file lands once.
     source_file_field: str | None = None
+    # Rules that depend on the source instance's configuration (its identifying survey questions);
+    # they come before `privacy_rules`, so a configured question wins over a pattern.
+    source_rules: Callable[[Any], tuple[FieldRule, ...]] | None = None
+
+    def rules_for(self, source: Any) -> tuple[FieldRule, ...]:
+        """The whole allow-list of this stream for one configured source."""
+        configured = self.source_rules(source) if self.source_rules else ()
+        return (*configured, *self.privacy_rules)
 
     @property
     def mode(self) -> str:

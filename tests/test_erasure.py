@@ -1,10 +1,18 @@
-"""Erasure of one person through the real path: simulator -> landing -> DuckDB -> dbt -> published."""
+"""Erasure of one person through the real path: simulator -> landing -> DuckDB -> dbt -> published.
+
+The simulator is read through a small proxy that plants the person where a real partner system
+would: in another order's comment and in another respondent's free-text survey answer."""
 
 from __future__ import annotations
 
 import gzip
+import json
+import os
+import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -19,9 +27,11 @@ from engage.pipeline import run_pipeline
 from engage.privacy.erasure import erase_person, pseudonyms_for
 from engage.privacy.scan import scan
 from engage.warehouse.loader import load_pending, verify_batch
-from tests.conftest import write_config
+from tests.conftest import TOKEN_ENV, write_config
+from tests.scripted_server import scripted_server
 
-pytestmark = pytest.mark.integration
+# Two full runs' worth of work through a proxy, and two erasures with a dbt build each.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +41,93 @@ def dataset():
     return generate()
 
 
+KOBO_TOKEN_ENV = "ENGAGE_TEST_ERASURE_KOBO_TOKEN"
+
+
 @pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory, simulator) -> PipelineConfig:
-    config = load_config(write_config(tmp_path_factory.mktemp("erasure"), simulator.pretix_url))
-    run_pipeline(config)
-    return config
+def victim(dataset) -> Any:
+    """Someone who attended, on a group order someone else bought, never a group's buyer."""
+    group_buyers = {o.person.email for o in dataset.orders if len(o.positions) > 1}
+    for order in dataset.orders:
+        if len(order.positions) < 2 or order.status != "p" or order.testmode:
+            continue
+        for position in order.positions:
+            person = position.person
+            if person.email not in group_buyers and person.email != order.person.email and position.checkins:
+                return person
+    raise AssertionError("no suitable attendee in the simulator's dataset")
+
+
+def _planting(simulator: Any, victim: Any) -> Any:
+    """A proxy answer for the simulator that plants the victim in other people's text."""
+    import requests
+
+    from simulator.kobo_api import DEMO_KOBO_TOKEN
+
+    planted: dict[str, Any] = {}
+    mention = f"Thanks to {victim.full_name} ({victim.email}), call +32 470 12 34 56"
+
+    def answer(path: str, n: int) -> tuple[int, dict[str, str], object]:
+        token = DEMO_KOBO_TOKEN if path.startswith("/kobo") else simulator.pretix_token
+        upstream = requests.get(
+            simulator.base_url.rstrip("/") + path, headers={"Authorization": f"Token {token}"}, timeout=30
+        )
+        own_links = upstream.content.replace(
+            simulator.base_url.rstrip("/").encode(), proxy_base.rstrip("/").encode()
+        )
+        if "/orders/" not in path and "/data/" not in path:
+            return upstream.status_code, {}, own_links  # nothing to plant: passed through as it is
+        body = upstream.json()
+        for record in body.get("results", []) if isinstance(body, dict) else []:
+            code = record.get("code")
+            other = code and record.get("email") != victim.email
+            if "/orders/" in path and other and planted.setdefault("order", code) == code:
+                record["comment"] = f"Please also register {victim.full_name} <{victim.email}>"
+            uuid = record.get("_uuid")
+            if "comments/improvements" in record and planted.setdefault("submission", uuid) == uuid:
+                record["comments/improvements"] = mention
+        text = json.dumps(body).replace(simulator.base_url.rstrip("/"), proxy_base.rstrip("/"))
+        return upstream.status_code, {}, text.encode()
+
+    proxy_base = ""
+
+    def bind(base: str) -> None:
+        nonlocal proxy_base
+        proxy_base = base
+
+    answer.bind = bind  # type: ignore[attr-defined]
+    answer.planted = planted  # type: ignore[attr-defined]
+    return answer
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory, simulator, victim) -> Iterator[PipelineConfig]:
+    from simulator.kobo_api import DEMO_KOBO_TOKEN
+
+    os.environ[KOBO_TOKEN_ENV] = DEMO_KOBO_TOKEN
+    answer = _planting(simulator, victim)
+    with scripted_server(answer) as (proxy, _):
+        answer.bind(proxy)
+        sources = {
+            "pretix_test": {
+                "kind": "pretix",
+                "base_url": proxy + "pretix/api/v1/",
+                "organizer": "ecccn",
+                "credentials": {"token_env": TOKEN_ENV},
+                "http": {"page_size": 500, "backoff_factor": 0.01},
+            },
+            "kobo_test": {
+                "kind": "kobotoolbox",
+                "base_url": proxy + "kobo/",
+                "credentials": {"token_env": KOBO_TOKEN_ENV},
+                "http": {"page_size": 1000, "backoff_factor": 0.01},
+            },
+        }
+        folder = tmp_path_factory.mktemp("erasure")
+        config = load_config(write_config(folder, simulator.pretix_url, sources=sources))
+        run_pipeline(config)
+        assert set(answer.planted) == {"order", "submission"}
+        yield config
 
 
 def _rows(path: Path, sql: str, params: list | None = None) -> list[tuple]:
@@ -43,26 +135,15 @@ def _rows(path: Path, sql: str, params: list | None = None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
 
 
-def _pick_person(config: PipelineConfig, dataset) -> str:
-    """Someone who attended, listed on a group order someone else bought, never a group's buyer."""
-    group_buyers = {o.person.email for o in dataset.orders if len(o.positions) > 1}
-    candidates = [
-        p.person.email
-        for o in dataset.orders
-        if len(o.positions) > 1
-        for p in o.positions
-        if p.person.email != o.person.email and p.person.email not in group_buyers
-    ]
-    for email in candidates:
-        [pseudonym] = pseudonyms_for(config, email)
-        attended = _rows(
-            config.marts_path,
-            "select count(*) from fct_participation where person_key = ? and is_attended",
-            [pseudonym],
-        )[0][0]
-        if attended:
-            return email
-    raise AssertionError("no suitable attendee in the simulator's dataset")
+def _pick_person(config: PipelineConfig, victim) -> str:
+    [pseudonym] = pseudonyms_for(config, victim.email)
+    attended = _rows(
+        config.marts_path,
+        "select count(*) from fct_participation where person_key = ? and is_attended",
+        [pseudonym],
+    )[0][0]
+    assert attended, "the victim attended"
+    return victim.email
 
 
 def _holds(config: PipelineConfig, needle: str) -> list[str]:
@@ -90,9 +171,9 @@ def _holds(config: PipelineConfig, needle: str) -> list[str]:
     return places
 
 
-def test_erasing_a_person_removes_them_everywhere_and_nothing_else(ran: PipelineConfig, dataset) -> None:
+def test_erasing_a_person_removes_them_everywhere_and_nothing_else(ran: PipelineConfig, victim) -> None:
     config = ran
-    email = _pick_person(config, dataset)
+    email = _pick_person(config, victim)
     [pseudonym] = pseudonyms_for(config, email)
     assert _holds(config, pseudonym)  # the person is there before
     participation = "select * from fct_participation"
@@ -130,6 +211,55 @@ def test_erasing_a_person_removes_them_everywhere_and_nothing_else(ran: Pipeline
     assert _holds(config, pseudonym) == []
 
 
+def _texts_under(folder: Path) -> Iterator[tuple[Path, str]]:
+    """Every file under the folder as text: gzip unpacked, DuckDB and Parquet by their rows (their
+    pages are compressed, so the bytes alone could hide a value), everything else as bytes."""
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+        yield path, data.decode("utf-8", "replace")
+        if path.suffix == ".parquet":
+            with duckdb.connect() as con:
+                rows = con.execute("select t::varchar from read_parquet(?) t", [str(path)]).fetchall()
+            yield path, "\n".join(r[0] for r in rows)
+        elif path.suffix == ".duckdb":
+            with duckdb.connect(str(path), read_only=True) as con:
+                tables = con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
+                for schema, table in tables:
+                    rows = con.execute(f'select t::varchar from "{schema}"."{table}" t').fetchall()
+                    yield path, "\n".join(r[0] for r in rows)
+
+
+def test_erasure_leaves_no_trace_under_data(ran: PipelineConfig, victim, monkeypatch) -> None:
+    """The person named in other people's text too: after `engage erase --email --name`, no file
+    under the data folder (logs, dbt's log, landing, warehouse, published copy) holds the email,
+    the name or the pseudonyms, and the scan finds nothing."""
+    config = ran
+    folder = config.warehouse_path.parent
+    pseudonyms = pseudonyms_for(config, victim.email, victim.full_name)
+    name_before = [p for p, text in _texts_under(config.landing_dir) if victim.full_name in text]
+    assert name_before, "the name was planted in another respondent's kept answer"
+    argv = ["engage", "erase", "--config", str(folder / "pipeline.yml"), "--email", victim.email,
+            "--name", victim.full_name]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)  # what dbt would log as its invocation command
+    result = CliRunner().invoke(app, argv[1:])
+    assert result.exit_code == 0, result.output
+    assert victim.email not in result.output and victim.full_name not in result.output
+    needles = [victim.email.lower(), victim.full_name.lower(), *pseudonyms]
+    assert (folder / "dbt" / "logs" / "dbt.log").is_file()
+    found = [(str(p), n) for p, text in _texts_under(folder) for n in needles if n in text.lower()]
+    assert found == []
+    # The other respondent's answer stays, with the person taken out of it.
+    with duckdb.connect(str(config.warehouse_path), read_only=True) as con:
+        kept = con.execute(
+            "select count(*) from raw.kobotoolbox__submissions "
+            "where record::varchar like '%Thanks to [erased] ([email]), call [phone]%'"
+        ).fetchone()[0]
+    assert kept >= 1
+    assert scan(config, names={victim.full_name}) == []
+
+
 def test_the_scan_finds_no_email_name_or_secret(ran: PipelineConfig, dataset) -> None:
     from simulator.server import DEMO_CREDENTIALS
 
@@ -158,3 +288,26 @@ def test_erase_without_a_key_names_the_environment_variable(tmp_path: Path, simu
     result = CliRunner().invoke(app, ["erase", "--config", str(path), "--email", "someone@example.org"])
     assert result.exit_code == 2
     assert "ENGAGE_TEST_ERASURE_KEY" in result.output
+
+
+def test_scan_from_the_cli_finds_names_in_text_and_reads_airflow_task_logs(
+    tmp_path: Path, simulator, monkeypatch
+) -> None:
+    path = write_config(tmp_path, simulator.pretix_url)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "run.log").write_text("INFO note: Dear ana  SILVA, welcome\n", encoding="utf-8")
+    task_logs = tmp_path / "airflow-logs" / "dag_id=engage_pretix" / "run_id=x" / "task_id=orders"
+    task_logs.mkdir(parents=True)
+    (task_logs / "attempt=1.log").write_text('{"event": "mail buyer@example.org"}\n', encoding="utf-8")
+    monkeypatch.setenv("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(tmp_path / "airflow-logs"))
+    names = tmp_path / "names.txt"
+    names.write_text("Ana Silva\nBob Example\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["scan", "--config", str(path), "--names-file", str(names)])
+    assert result.exit_code == 1
+    assert "name: ana silva" in result.output and "run.log" in result.output
+    assert "email: buyer@example.org" in result.output and "attempt=1.log" in result.output
+    assert "bob example" not in result.output
+    (tmp_path / "logs" / "run.log").write_text("INFO nothing personal, Anastasia Silvano\n", encoding="utf-8")
+    (task_logs / "attempt=1.log").write_text("ok\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["scan", "--config", str(path), "--names-file", str(names)])
+    assert result.exit_code == 0, result.output

@@ -395,3 +395,15 @@ def test_the_run_met_about_30_percent_faults_of_every_kind(faulty_run) -> None:
         assert set(report["by_kind"]) == set(TRANSIENT_KINDS), report
     else:
         assert len(report["by_kind"]) >= 12 and "shifting_pages" in report["by_kind"], report
+
+
+@pytest.mark.integration
+def test_the_run_under_faults_leaves_no_email_name_or_secret(faulty_run) -> None:
+    """The privacy scan belongs to the reliability suite: retries and re-reads must not leak."""
+    from engage.privacy.scan import scan
+    from simulator.pretix_data import generate
+    from simulator.server import DEMO_CREDENTIALS
+
+    names = {p.full_name for o in generate().orders for p in [o.person, *(x.person for x in o.positions)]}
+    secrets = {v for creds in DEMO_CREDENTIALS.values() for v in creds.values()}
+    assert scan(faulty_run["config"], names=names, secrets=secrets) == []

@@ -120,7 +120,9 @@ def test_submissions_land_as_recorded_with_identifiers_pseudonymised(recorded) -
     assert first["respondent/name_pseudonym"] == PSEUDONYMS.pseudonym("Ana Silva")
     assert "respondent/email_pseudonym" not in second  # an anonymous respondent stays anonymous
     recorded_third = _fixture("data_page_2.json")["results"][0]
-    expected = {k: v for k, v in recorded_third.items() if k != "respondent/email"}
+    # The allow-list drops the identifier and the reviewers' and device metadata (docs/privacy.md).
+    dropped = {"respondent/email", "_attachments", "_geolocation", "_notes", "_tags"}
+    expected = {k: v for k, v in recorded_third.items() if k not in dropped}
     assert {k: v for k, v in third.items() if k != "respondent/email_pseudonym"} == expected
     assert third["support_requests"][1] == {
         "support_requests/topic": "strategy",
@@ -158,8 +160,17 @@ def test_assets_land_as_the_detail_of_each_survey(recorded) -> None:
     url, _, config = recorded
     extract_stream(config, SOURCE, "assets")
     [asset] = _landed(config, "assets")
-    assert asset == _fixture("asset_detail.json", url)
+    recorded_asset = _fixture("asset_detail.json", url)
+    # Only the declared fields land, with their values as recorded (docs/privacy.md).
+    assert {k: recorded_asset[k] for k in asset if k != "deployed_versions"} == {
+        k: v for k, v in asset.items() if k != "deployed_versions"
+    }
+    assert "permissions" not in asset and "content" not in asset and "owner" not in asset
     assert asset["deployed_versions"]["count"] == 2
+    assert asset["deployed_versions"]["results"] == [
+        {k: v[k] for k in ("uid", "content_hash", "date_deployed")}
+        for v in recorded_asset["deployed_versions"]["results"]
+    ]
 
 
 def test_pagination_stops_on_an_empty_page(tmp_path: Path) -> None:

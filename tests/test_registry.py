@@ -213,8 +213,7 @@ STAKEHOLDER_OK = _csv_bytes(
         (
             "stakeholders_a.csv",
             _csv_bytes([["Stakeholder ID", "Name", "Country"], ["S9", "X", "Fiji"]]),
-            "missing required column(s): stakeholder_type, joined_date "
-            "(found: 'Stakeholder ID', 'Name', 'Country')",
+            "missing required column(s): stakeholder_type, joined_date (the header has 3 named column(s))",
         ),
         (
             "stakeholders_b.csv",
@@ -397,3 +396,62 @@ def test_no_personal_value_reaches_landing_or_raw(demo_run) -> None:
         assert "@example.org" not in text
         assert [v for v in personal if v in text] == []
     assert "email_pseudonym" in landed and "contact_name_pseudonym" in landed
+
+
+# --- hostile inbox entries ------------------------------------------------------------------------
+
+
+def test_symlinks_fifos_and_folders_in_the_inbox_are_skipped_never_followed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import os
+    import time
+
+    inbox, outside = tmp_path / "inbox", tmp_path / "outside"
+    inbox.mkdir()
+    outside.mkdir()
+    (outside / "stakeholders_secret.csv").write_bytes(STAKEHOLDER_OK.replace(b"CERT-PH", b"OUTSIDE-ORG"))
+    (inbox / "stakeholders_link.csv").symlink_to(outside / "stakeholders_secret.csv")
+    (inbox / "stakeholders_passwd.csv").symlink_to("/etc/passwd")
+    (inbox / "stakeholders_dangling.csv").symlink_to(tmp_path / "missing.csv")
+    (inbox / "stakeholders_folder.csv").mkdir()
+    os.mkfifo(inbox / "stakeholders_pipe.csv")  # a read would block forever
+    (inbox / "stakeholders_z.csv").write_bytes(STAKEHOLDER_OK)
+    started = time.monotonic()
+    with caplog.at_level("INFO"):
+        records, context = _fetch(inbox, "stakeholders")
+    assert time.monotonic() - started < 5
+    assert [r["_file"] for r in records] == ["stakeholders_z.csv"]
+    assert context.rejected == []  # skipped, not moved: a rejection would move the link's target
+    assert not (inbox / "rejected").exists()
+    assert (outside / "stakeholders_secret.csv").exists()
+    log_text = caplog.text
+    assert "root:" not in log_text and "OUTSIDE-ORG" not in log_text
+
+
+def test_a_file_swapped_for_a_symlink_after_listing_is_not_followed(tmp_path: Path) -> None:
+    from extractors.registry.files import read_regular_file
+
+    target = tmp_path / "target.csv"
+    target.write_bytes(b"secret")
+    link = tmp_path / "stakeholders_a.csv"
+    link.symlink_to(target)
+    assert read_regular_file(link) is None
+    assert read_regular_file(target) == b"secret"
+
+
+def test_file_content_and_raw_file_names_never_reach_logs_or_reasons(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    forged = "stakeholders_x\nWARNING forged line.csv"
+    header_content = b"root:x:0:0:root:/root:/bin/bash,Country\r\nS1,Fiji\r\n"
+    (tmp_path / forged).write_bytes(header_content)
+    with caplog.at_level("INFO"):
+        _, context = _fetch(tmp_path, "stakeholders")
+    [(name, reason)] = context.rejected
+    assert name == forged and "root:x" not in reason
+    reason_file = tmp_path / "rejected" / f"{forged}.reason.txt"
+    text = reason_file.read_text(encoding="utf-8")
+    assert "root:x" not in text and len(text.splitlines()) == 1  # the newline is escaped
+    assert all("\n" not in record.getMessage() for record in caplog.records)
+    assert "root:x" not in caplog.text and "stakeholders_x\\nWARNING" in caplog.text

@@ -9,7 +9,12 @@ What goes:
 - a record whose own fields carry the pseudonym (an order bought by the person, a check-in of
   their position, a survey response, a registry row) is dropped whole;
 - a record that carries it only inside items of a list (a group order's `positions`, one of which
-  is the person's) keeps its other items: only the person's items go, so co-attendees stay.
+  is the person's) keeps its other items: only the person's items go, so co-attendees stay;
+- the person's email and name typed into someone else's kept free text (a survey answer, an
+  organisation field) are replaced by `[erased]`, in landing, raw and quarantine alike.
+
+The identifiers stay in this process's memory: they are never logged, stored or handed to dbt (dbt
+logs its command line, so it runs with the command line reduced to `engage erase`).
 
 Erasure is idempotent: re-running it (after a crash, or for a second request) finds nothing more
 and reports zero removals. See docs/privacy.md for what it cannot reach (the partner's own system).
@@ -21,8 +26,12 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import secrets as secrets_module
 import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,14 +81,66 @@ def pseudonyms_for(config: PipelineConfig, email: str, name: str | None = None) 
 
 
 # -- matching and scrubbing one record ---------------------------------------------------------------
+ERASED_PLACEHOLDER = "[erased]"
+
+
+def identifier_pattern(email: str, name: str | None) -> str:
+    """One case-insensitive pattern for the email and the name as typed in free text (any spacing).
+
+    Written in the subset Python's `re` and DuckDB's RE2 share, so the warehouse pre-filters rows
+    with the same pattern the rows are then cleaned with."""
+    parts = [re.escape(email.strip())]
+    if name and name.split():
+        parts.append(r"\b" + r"\s+".join(re.escape(token) for token in name.split()) + r"\b")
+    return "(?i)(" + "|".join(parts) + ")"
+
+
+def _redact_text(value: Any, pattern: re.Pattern[str]) -> tuple[Any, bool]:
+    """Every string inside the value with the identifiers replaced; (value, changed?)."""
+    if isinstance(value, str):
+        cleaned = pattern.sub(ERASED_PLACEHOLDER, value)
+        return cleaned, cleaned != value
+    if isinstance(value, list):
+        items = [_redact_text(item, pattern) for item in value]
+        return [i for i, _ in items], any(c for _, c in items)
+    if isinstance(value, dict):
+        entries = {k: _redact_text(v, pattern) for k, v in value.items()}
+        return {k: v for k, (v, _) in entries.items()}, any(c for _, c in entries.values())
+    return value, False
+
+
+def clean_record(record: Any, needles: list[str], pattern: re.Pattern[str]) -> tuple[Any | None, bool]:
+    """The record without the person: their own records dropped (None), their text redacted."""
+    record, redacted = _redact_text(record, pattern)
+    cleaned, scrubbed = scrub_record(record, needles)
+    return cleaned, redacted or scrubbed
+
+
+@contextmanager
+def _command_line_without_identifiers() -> Iterator[None]:
+    """dbt writes `sys.argv` into its log ('invocation_command'): hide `--email X` from it."""
+    saved = sys.argv
+    sys.argv = [saved[0] if saved else "engage", "erase"]
+    try:
+        yield
+    finally:
+        sys.argv = saved
+
+
 # -- landing zone -------------------------------------------------------------------------------------
-def _rewrite_batch(directory: Path, manifest: Any, needles: list[str], tag: str) -> tuple[int, int] | None:
+def _rewrite_batch(
+    directory: Path, manifest: Any, needles: list[str], pattern: re.Pattern[str], tag: str
+) -> tuple[int, int] | None:
     """Rewrite one batch without the person; (removed, changed) or None when it never held them."""
     raw_needles = [n.encode() for n in needles]
+
+    def holds(line: bytes) -> bool:
+        return any(n in line for n in raw_needles) or bool(pattern.search(line.decode("utf-8", "replace")))
+
     hit = False
     for part in manifest.parts:
         with gzip.open(directory / part.name, "rb") as handle:
-            if any(any(n in line for n in raw_needles) for line in handle):
+            if any(holds(line) for line in handle):
                 hit = True
                 break
     if not hit:
@@ -96,12 +157,14 @@ def _rewrite_batch(directory: Path, manifest: Any, needles: list[str], tag: str)
             gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as target,
         ):
             for line in source:
-                if any(n in line for n in raw_needles):
+                if holds(line):
                     try:
                         record = json.loads(line)
                     except ValueError:
                         record = None
-                    cleaned, _ = scrub_record(record, needles) if record is not None else (None, True)
+                    cleaned, _ = (
+                        clean_record(record, needles, pattern) if record is not None else (None, True)
+                    )
                     if cleaned is None:
                         removed += 1
                         continue
@@ -143,7 +206,9 @@ def _like_any(column: str, needles: list[str]) -> tuple[str, list[str]]:
     return " or ".join(f"{column} like ?" for _ in needles), [f"%{n}%" for n in needles]
 
 
-def _erase_warehouse(con: duckdb.DuckDBPyConnection, needles: list[str], summary: ErasureSummary) -> None:
+def _erase_warehouse(
+    con: duckdb.DuckDBPyConnection, needles: list[str], pattern: re.Pattern[str], summary: ErasureSummary
+) -> None:
     tables = [
         r[0]
         for r in con.execute(
@@ -157,12 +222,14 @@ def _erase_warehouse(con: duckdb.DuckDBPyConnection, needles: list[str], summary
         for table in tables:
             name = f"raw.{quote_identifier(table)}"
             where, params = _like_any("record::varchar", needles)
+            where += " or regexp_matches(record::varchar, ?)"
             rows = con.execute(
-                f"select batch_id, line_number, record::varchar from {name} where {where}", params
+                f"select batch_id, line_number, record::varchar from {name} where {where}",
+                [*params, pattern.pattern],
             ).fetchall()
             removed = changed = 0
             for batch_id, line_number, text in rows:
-                cleaned, _ = scrub_record(json.loads(text), needles)
+                cleaned, _ = clean_record(json.loads(text), needles, pattern)
                 if cleaned is None:
                     con.execute(
                         f"delete from {name} where batch_id = ? and line_number = ?", [batch_id, line_number]
@@ -180,6 +247,7 @@ def _erase_warehouse(con: duckdb.DuckDBPyConnection, needles: list[str], summary
             summary.raw_rows_removed += removed
             summary.raw_rows_changed += changed
         where, params = _like_any("raw_line", needles)
+        where, params = f"{where} or regexp_matches(raw_line, ?)", [*params, pattern.pattern]
         hits = con.execute(f"select batch_id from quarantine.records where {where}", params).fetchall()
         for (batch_id,) in hits:
             per_batch.setdefault(batch_id, [0, 0])[1] += 1
@@ -236,12 +304,13 @@ def erase_person(
     from engage.warehouse.publish import publish
 
     needles = pseudonyms_for(config, email, name)
+    pattern = re.compile(identifier_pattern(email, name))
     summary = ErasureSummary(erasure_id=secrets_module.token_hex(8), erased_at=datetime.now(UTC).isoformat())
     with writer_slot(config.warehouse_path):
         if suppress:  # first: an extraction running meanwhile already drops the person
             add_suppressed(config, needles)
         for directory, manifest in committed_manifests(config.landing_dir):
-            outcome = _rewrite_batch(directory, manifest, needles, summary.erasure_id)
+            outcome = _rewrite_batch(directory, manifest, needles, pattern, summary.erasure_id)
             if outcome is None:
                 continue
             removed, changed = outcome
@@ -253,11 +322,12 @@ def erase_person(
         release_in_process_dbt()
         with duckdb.connect(str(config.warehouse_path)) as con:
             ensure_schemas(con)
-            _erase_warehouse(con, needles, summary)
+            _erase_warehouse(con, needles, pattern, summary)
             con.execute("checkpoint")
         republish = republish and summary.total_removed > 0  # nothing changed: nothing to rebuild
         if republish:
-            run_dbt(config, ["build"], hold_writer_slot=False)
+            with _command_line_without_identifiers():
+                run_dbt(config, ["build"], hold_writer_slot=False)
     if republish:
         result = publish(config)
         _prune_old_parquet(config)

@@ -49,32 +49,41 @@ def configured_secrets(config: PipelineConfig) -> set[str]:
     return {s for s in found if len(s) >= MIN_SECRET_LENGTH}
 
 
+_WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
 class _Matcher:
+    """Emails and secrets anywhere; a listed name wherever its words follow one another, whatever
+    the case, spacing or punctuation around them ("Dear ana  SILVA," holds "Ana Silva")."""
+
     def __init__(self, names: Iterable[str], secrets: Iterable[str]) -> None:
-        self.names = {" ".join(n.lower().split()) for n in names if n and n.strip()}
+        self.names = {" ".join(w) for n in names if n and (w := _words(n))}
+        self.lengths = sorted({name.count(" ") + 1 for name in self.names})
         self.secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH})
 
+    def _names_in(self, text: str) -> Iterator[str]:
+        words = _words(text) if self.names else []
+        for size in self.lengths:
+            for start in range(len(words) - size + 1):
+                candidate = " ".join(words[start : start + size])
+                if candidate in self.names:
+                    yield candidate
+
     def check_value(self, value: str) -> Iterator[tuple[str, str]]:
-        """A stored field value: names must equal the whole value (free text is not a name list)."""
+        """A stored value or a line of text."""
         if match := EMAIL.search(value):
             yield "email", match.group(0)
-        if " ".join(value.lower().split()) in self.names:
-            yield "name", value.strip()
+        for name in self._names_in(value):
+            yield "name", name
         for secret in self.secrets:
             if secret in value:
                 yield "secret", secret[:4] + "…"
 
-    def check_text(self, line: str) -> Iterator[tuple[str, str]]:
-        """Free text (a log line): emails and secrets anywhere; names as quoted or delimited values."""
-        if match := EMAIL.search(line):
-            yield "email", match.group(0)
-        for secret in self.secrets:
-            if secret in line:
-                yield "secret", secret[:4] + "…"
-        if self.names:
-            for token in re.findall(r"[\"'=:]\s*([^\"',;=:{}\[\]]{3,80})", line):
-                if " ".join(token.lower().split()) in self.names:
-                    yield "name", token.strip()
+    check_text = check_value
 
 
 def string_leaves(value: object) -> Iterator[str]:
@@ -138,10 +147,19 @@ def _scan_text_files(files: Iterable[Path], matcher: _Matcher, findings: list[Fi
                     findings.append(Finding(str(path), kind, excerpt))
 
 
+def airflow_log_folder() -> Path:
+    """Where Airflow writes task logs: the configured base log folder, else $AIRFLOW_HOME/logs."""
+    configured = os.environ.get("AIRFLOW__LOGGING__BASE_LOG_FOLDER")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "logs"
+
+
 def log_folders(config: PipelineConfig) -> list[Path]:
-    """Where the pipeline writes logs: dbt's (beside the warehouse and in the project), data/logs."""
+    """Where logs are written: dbt's (beside the warehouse and in the project), data/logs, Airflow's."""
     data = config.warehouse_path.parent
-    return [p for p in (data / "dbt" / "logs", data / "logs", config.dbt_dir / "logs") if p.is_dir()]
+    candidates = (data / "dbt" / "logs", data / "logs", config.dbt_dir / "logs", airflow_log_folder())
+    return [p for p in dict.fromkeys(candidates) if p.is_dir()]
 
 
 def scan(

@@ -1,9 +1,10 @@
 """What a push becomes: the pretix order it names, or the KoboToolbox submission it carries,
-pseudonymised with its stream's rules and landed as a one-record batch."""
+minimised with its stream's allow-list (the same as a pull's) and landed as a one-record batch."""
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -12,7 +13,8 @@ from urllib.parse import quote
 from engage.config import PipelineConfig
 from engage.extract import extract_stream, stream_writer
 from engage.orchestration.asset_events import LandedBatch
-from engage.privacy.pseudonymise import Pseudonymiser, apply_rules
+from engage.privacy.allow_list import Minimiser
+from engage.privacy.pseudonymise import Pseudonymiser
 from engage.privacy.suppression import filter_suppressed, load_suppressed
 from engage.webhooks.replay import ReplayGuard
 from extractors import kobotoolbox, pretix
@@ -22,6 +24,9 @@ log = logging.getLogger(__name__)
 
 PRETIX_FIELDS = ("notification_id", "organizer", "event", "code", "action")
 KOBO_FIELDS = ("_id", "_uuid", "_xform_id_string", "_submission_time")
+# Organiser and event slugs and order codes become path segments of the pretix API request: only
+# plain ones pass (no "..", no slashes or escapes that would point the request elsewhere).
+PATH_SEGMENT = re.compile(r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 class Rejected(Exception):
@@ -39,12 +44,12 @@ def land_record(
     record: dict[str, Any],
     via: str = "webhook",
 ) -> LandedBatch:
-    """Pseudonymise one record with its stream's rules and land it as a one-record batch."""
+    """Minimise one record with its stream's allow-list and land it as a one-record batch."""
     stream = system.STREAMS[stream_name]
     pseudonymiser = Pseudonymiser.from_environment(
         config.privacy.key_env, allow_demo_key=config.privacy.allow_demo_key
     )
-    apply_rules(record, stream.privacy_rules, pseudonymiser)
+    record = Minimiser(stream.rules_for(config.source(source_name)), pseudonymiser).apply(record)
     # An erased person stays erased, whichever way their record arrives (docs/privacy.md).
     records = filter_suppressed([record], load_suppressed(config))
     if not records:
@@ -83,11 +88,15 @@ def handle_pretix(config: PipelineConfig, source_name: str, payload: Any, guard:
         raise Rejected(404, f"{source_name} does not extract orders")
     if str(note["organizer"]) != source.organizer:
         raise Rejected(400, f"organizer {note['organizer']!r} is not {source_name}'s")
+    bad = [f for f in ("event", "code") if not PATH_SEGMENT.match(str(note[f]))]
+    if bad:
+        raise Rejected(400, f"invalid {' and '.join(bad)}: letters, digits, '.', '_' and '-' only")
     key = f"pretix:{note['notification_id']}"
     action = str(note["action"])
     with guard.locked():
-        if guard.seen(key):
+        if guard.seen(key) or not guard.claim(key):
             raise Rejected(409, f"notification {note['notification_id']} was already received")
+    try:  # the partner API is called without the source's lock: other pushes go on meanwhile
         org, event, code = (quote(str(note[f]), safe="") for f in ("organizer", "event", "code"))
         try:
             with pretix.make_client(source_name, source) as client:
@@ -97,7 +106,10 @@ def handle_pretix(config: PipelineConfig, source_name: str, payload: Any, guard:
         if not isinstance(order, dict) or not order.get("code"):
             raise Rejected(502, "pretix answered the order request with something that is not an order")
         batches = [land_record(config, source_name, pretix, "orders", order, f"webhook:{action}")]
-        guard.record(key)
+        with guard.locked():
+            guard.record(key)
+    finally:
+        guard.release(key)
     # A check-in does not change the order's last_modified: attendance comes from the check-in
     # lists, a snapshot stream, re-read by a normal extraction (it lands only if it changed).
     if action.startswith("pretix.event.checkin") and "checkins" in source.streams:

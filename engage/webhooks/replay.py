@@ -23,6 +23,8 @@ class ReplayGuard:
         self.path = path
         self.window_seconds = window_seconds
         self._thread_lock = threading.Lock()
+        self._in_flight: set[str] = set()
+        self._in_flight_lock = threading.Lock()
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -57,6 +59,21 @@ class ReplayGuard:
             handle.write(f"{time.time():.3f}\t{key}\n")
             handle.flush()
             os.fsync(handle.fileno())
+
+    def claim(self, key: str) -> bool:
+        """Mark a key as being landed by this process; False when another thread already is.
+
+        Lets a handler check the key under the lock, then call the partner API without holding it
+        (three slow pushes of one source run side by side, not one after another)."""
+        with self._in_flight_lock:
+            if key in self._in_flight:
+                return False
+            self._in_flight.add(key)
+            return True
+
+    def release(self, key: str) -> None:
+        with self._in_flight_lock:
+            self._in_flight.discard(key)
 
     def compact(self) -> None:
         if not self.path.exists():

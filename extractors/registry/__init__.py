@@ -34,11 +34,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from extractors.registry.files import BadFile, inbox_files, read_rows
+from extractors.registry.files import BadFile, inbox_files, printable, read_regular_file, read_rows
 from extractors.registry.schemas import SCHEMAS, FileSchema
 from extractors.registry.values import build_record
 from extractors.source_config import RegistrySource
-from extractors.streams import INVALID_REASON_FIELD, FetchContext, FieldRule, Page, Stream
+from extractors.streams import INVALID_REASON_FIELD, FetchContext, FieldRule, Page, Stream, fields
 
 SYSTEM = "registry"
 VERSION = "registry-1"
@@ -65,9 +65,9 @@ def reject(path: Path, reason: str, context: FetchContext) -> None:
         stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
         target = folder / f"{path.stem}.{stamp}{path.suffix}"
     shutil.move(str(path), target)
-    (folder / f"{target.name}.reason.txt").write_text(f"{path.name}: {reason}\n", encoding="utf-8")
+    (folder / f"{target.name}.reason.txt").write_text(f"{printable(path.name)}: {reason}\n", encoding="utf-8")
     context.rejected.append((path.name, reason))
-    log.warning("registry file %s rejected: %s", path.name, reason)
+    log.warning("registry file %s rejected: %s", printable(path.name), reason)
 
 
 def file_records(path: Path, data: bytes, schema: FileSchema) -> Iterator[dict[str, Any]]:
@@ -99,10 +99,13 @@ def _fetcher(stream: str):
     def fetch(client: None, source: RegistrySource, context: FetchContext) -> Iterator[Page]:
         landed_now: set[str] = set()
         for path in inbox_files(Path(source.inbox), stream):
-            data = path.read_bytes()
+            data = read_regular_file(path)
+            if data is None:
+                log.warning("registry file %s skipped: not a regular file", printable(path.name))
+                continue
             digest = hashlib.sha256(data).hexdigest()
             if digest in context.seen_files or digest in landed_now:
-                log.info("registry file %s already landed (sha256 %s)", path.name, digest[:12])
+                log.info("registry file %s already landed (sha256 %s)", printable(path.name), digest[:12])
                 continue
             try:
                 records = file_records(path, data, schema)
@@ -122,25 +125,31 @@ def _fetcher(stream: str):
     return fetch
 
 
-def _stream(name: str, rules: tuple[FieldRule, ...] = ()) -> Stream:
+def allow_list(schema: FileSchema) -> tuple[FieldRule, ...]:
+    """The declared columns: personal ones pseudonymised, text scrubbed, the rest kept as read."""
+
+    def action(column: Any) -> str:
+        if column.personal:
+            return "pseudonymise"
+        return "scrub" if column.kind == "text" and column.name != schema.key else "keep"
+
+    return (
+        *(FieldRule(column.name, action(column)) for column in schema.columns),  # type: ignore[arg-type]
+        *fields("keep", "_file", "_file_sha256", "_row"),
+    )
+
+
+def _stream(name: str) -> Stream:
     return Stream(
         name,
         (SCHEMAS[name].key,),
         None,
         _fetcher(name),
-        rules,
+        allow_list(SCHEMAS[name]),
         source_file_field="_file_sha256",
     )
 
 
 STREAMS = {
-    "experts": _stream(
-        "experts", (FieldRule("full_name", "pseudonymise"), FieldRule("email", "pseudonymise"))
-    ),
-    "stakeholders": _stream(
-        "stakeholders",
-        (FieldRule("contact_name", "pseudonymise"), FieldRule("contact_email", "pseudonymise")),
-    ),
-    "mapped_projects": _stream("mapped_projects"),
-    "assistance_requests": _stream("assistance_requests"),
+    name: _stream(name) for name in ("experts", "stakeholders", "mapped_projects", "assistance_requests")
 }

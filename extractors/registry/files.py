@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import stat
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -41,12 +43,41 @@ def stream_of(file_name: str) -> str | None:
     return None
 
 
+def printable(name: str) -> str:
+    """A file name as it may appear in a log or a reason: control characters escaped, quoted."""
+    return repr(name)
+
+
+def is_regular_file(path: Path) -> bool:
+    """A regular file itself, not a symlink (to anywhere), a FIFO, a device or a folder."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
 def inbox_files(inbox: Path, stream: str) -> list[Path]:
-    """The stream's files directly in the inbox, in name order."""
+    """The stream's regular files directly in the inbox, in name order (symlinks are ignored)."""
     if not inbox.is_dir():
         raise SourceError(f"registry inbox {inbox} does not exist or is not a folder")
-    files = [p for p in inbox.iterdir() if p.is_file() and stream_of(p.name) == stream]
+    files = [p for p in inbox.iterdir() if stream_of(p.name) == stream and is_regular_file(p)]
     return sorted(files, key=lambda p: (p.name.lower(), p.name))
+
+
+def read_regular_file(path: Path) -> bytes | None:
+    """The file's bytes, or None when it is (or has just become) anything but a regular file.
+
+    O_NOFOLLOW and the fstat of the opened descriptor close the gap between listing the inbox and
+    reading it: a file swapped for a symlink or a FIFO meanwhile is not followed and cannot hang."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return handle.read()
 
 
 # --- reading a file into rows -------------------------------------------------------------------
@@ -82,8 +113,9 @@ def _header_problem(header: list[Any], schema: FileSchema) -> str | None:
         return str(exc)
     missing = [c.name for c in schema.required if c.name not in mapping]
     if missing:
-        found = ", ".join(repr(str(h).strip()) for h in header if h is not None and str(h).strip())
-        return f"missing required column(s): {', '.join(missing)} (found: {found or 'none'})"
+        # The header is file content: its cells are counted, never quoted (a reason may be logged).
+        found = sum(1 for h in header if h is not None and str(h).strip())
+        return f"missing required column(s): {', '.join(missing)} (the header has {found} named column(s))"
     return None
 
 
@@ -115,7 +147,7 @@ def read_xlsx_rows(path: Path) -> list[tuple[int, list[Any]]]:
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise BadFile(f"not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
+        raise BadFile(f"not a readable XLSX workbook ({type(exc).__name__})") from None
     try:
         if not workbook.worksheets:
             raise BadFile("the workbook has no sheet")
@@ -139,9 +171,8 @@ def map_header(header: list[Any], schema: FileSchema) -> dict[str, int]:
             is_exact = key == header_key(column.name)
             if column.name in mapping:
                 if exact[column.name] == is_exact:
-                    first = header[mapping[column.name]]
                     raise BadFile(
-                        f"columns {str(first).strip()!r} and {str(cell).strip()!r} both read as {column.name}"
+                        f"columns {mapping[column.name] + 1} and {index + 1} both read as {column.name}"
                     )
                 if not is_exact:
                     continue
