@@ -119,7 +119,7 @@ def test_secrets_are_redacted_from_messages() -> None:
     cleaned = redact(text, ("s3cret-token",))
     assert "abc123" not in cleaned and "s3cret-token" not in cleaned
     assert "page=2" in cleaned
-    assert redact("example text", ("x",)) == "example text"  # a one-letter token hides nothing else
+    assert "x" not in redact("a token x leaked", ("x",))  # a secret of any length is redacted
 
 
 def test_connection_refused_is_reported_without_the_token() -> None:
