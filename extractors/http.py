@@ -346,6 +346,7 @@ class ApiClient:
         url, query = path, first
         count: int | None = None
         received = 0
+        last_ends = ""
         while True:
             payload = self.get_list(url, params=query)
             page = payload["results"]
@@ -353,16 +354,20 @@ class ApiClient:
             count = remaining if count is None else count
             new = fresh(page)
             if new:
+                # The ends of what is new, before consumers change records in place: the same
+                # again means the source answered "what follows" with what it had already sent.
+                ends = json.dumps([new[0], new[-1]], sort_keys=True, default=str)
+                if ends == last_ends:
+                    raise SourceError(
+                        f"{self.label}: {without_query(url)} answered a query for what follows its last "
+                        "records with those records again: the source ignores the query; stopping"
+                    )
+                last_ends = ends
                 received += len(new)
                 yield new
             if not page or not payload.get("next") or (remaining is not None and len(page) >= remaining):
                 break
-            if new and (following := params_for(new)) == query:
-                raise SourceError(
-                    f"{self.label}: {without_query(url)} answered a query for what follows its last "
-                    "record with that record again: the source ignores the query; stopping"
-                )
-            url, query = (path, following) if new else (payload["next"], None)
+            url, query = (path, params_for(new)) if new else (payload["next"], None)
         if count is not None:
             self._reconcile(path, first, count, received)
             if tally is not None:

@@ -259,8 +259,8 @@ def test_a_decompression_bomb_is_stopped_at_the_size_limit_while_streaming(tmp_p
     _faults(sim, "gzip_bomb", bomb_mib=512)  # 512 MiB of JSON whitespace behind 0.5 MiB on the wire
     tracemalloc.start()
     try:
-        _extract_fails(
-            _config(tmp_path, sim),
+        _extract_fails(  # generous waits: tracemalloc slows the simulator's thread too; size is tested
+            _config(tmp_path, sim, timeout_seconds=15.0, response_deadline_seconds=30.0),
             "pretix_x",
             "orders",
             r"larger than http.max_response_mib \(4 MiB\) after decompression .*\(after 3 attempts\)",

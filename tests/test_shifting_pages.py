@@ -164,3 +164,43 @@ def test_a_list_delivering_less_than_its_count_fails_the_run_and_lands_nothing(t
             extract_stream(config, "pretix_test", "orders")
     assert len(seen) == 2  # the walk, then the count asked again (a deletion would explain it)
     assert list(config.landing_dir.glob("*/*/batch=*")) == []
+
+
+def test_more_pretix_orders_at_one_instant_than_a_page_are_read_on_by_page(tmp_path) -> None:
+    """The keyset bound is inclusive: five orders at one instant, pages of two, still each once."""
+    from urllib.parse import parse_qs, urlsplit
+
+    instants = ["2026-01-01T00:00:00Z"] * 5 + ["2026-01-02T00:00:00Z"] * 3
+    orders = [{"code": f"C{i}", "last_modified": at} for i, at in enumerate(instants)]
+
+    def answer(path: str, n: int):
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(path).query).items()}
+        since = query.get("modified_since", "")
+        matching = [o for o in orders if o["last_modified"] >= since]
+        page, size = int(query.get("page", "1")), int(query["page_size"])
+        more = page * size < len(matching)
+        rest = "&".join(f"{k}={v}" for k, v in query.items() if k != "page")
+        link = f"{base[0]}pretix/api/v1/organizers/ecccn/orders/?{rest}&page={page + 1}" if more else None
+        return (
+            200,
+            {},
+            {"count": len(matching), "next": link, "results": matching[(page - 1) * size :][:size]},
+        )
+
+    base = [""]
+    with scripted_server(answer) as (url, _):
+        base[0] = url
+        source = {
+            "kind": "pretix",
+            "base_url": url + "pretix/api/v1/",
+            "organizer": "ecccn",
+            "credentials": {"token_env": TOKEN_ENV},
+            "streams": ["orders"],
+            "http": {"page_size": 2},
+        }
+        config = load_config(write_config(tmp_path, url, sources={"pretix_test": source}))
+        os.environ[TOKEN_ENV] = "t0ken-for-the-test"
+        result = extract_stream(config, "pretix_test", "orders")
+    codes = Counter(r["code"] for r in _landed(config, "pretix_test", "orders"))
+    assert codes == Counter({o["code"]: 1 for o in orders})
+    assert result.source_count == 8 and result.source_received == 8
