@@ -18,6 +18,8 @@ from engage.config import PipelineConfig, load_config
 from engage.extract import extract_stream
 from engage.warehouse.loader import load_pending
 from extractors import registry
+from extractors.registry.files import stream_of
+from extractors.registry.schemas import header_key
 from extractors.streams import FetchContext
 from simulator import registry_files
 from tests.conftest import write_config
@@ -74,7 +76,7 @@ def _reasons(records: list[dict]) -> list[str]:
     ],
 )
 def test_the_file_name_decides_the_stream(name: str, stream: str | None) -> None:
-    assert registry.stream_of(name) == stream
+    assert stream_of(name) == stream
 
 
 # --- variants -----------------------------------------------------------------------------------
@@ -370,7 +372,7 @@ def _personal_values(files: list[Path]) -> set[str]:
                 list(r)
                 for r in openpyxl.load_workbook(path, read_only=True).active.iter_rows(values_only=True)
             ]
-        header = [registry.header_key(h) for h in table[0]]
+        header = [header_key(h) for h in table[0]]
         for name in ("full_name", "e_mail", "email", "contact_person", "contact_email"):
             if name in header:
                 values.update(
