@@ -70,7 +70,8 @@ def demo_config(folder: Path, simulator: object) -> PipelineConfig:
         REGISTRY: {"kind": "registry", "inbox": str(inbox)},
     }
     surveys = simulator_surveys(kobo=KOBO, limesurvey=LIMESURVEY)
-    return load_config(write_config(folder, simulator.pretix_url, sources=sources, surveys=surveys, demo=True))
+    path = write_config(folder, simulator.pretix_url, sources=sources, surveys=surveys, demo=True)
+    return load_config(path)
 
 
 def build_demo_warehouse(folder: Path) -> DemoWarehouse:

@@ -1,0 +1,179 @@
+"""A real deployment, end to end: the production template (config/pipeline.example.yml) pointed at the
+simulator on seeds other than the demo's, with nothing from the demo configuration.
+
+Each seed is one module-scoped pipeline run (minutes): the marts are published, the demo-figure
+tests are not built, every KoboToolbox and LimeSurvey response that landed reaches
+fct_survey_response (or is left out for a stated reason), and a form the configuration does not
+list fails the build with its source, id and response count. The missing-key check is cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import yaml
+
+from engage.config import PROJECT_ROOT, ConfigError, PipelineConfig, load_config
+from engage.pipeline import RunSummary, run_pipeline
+from engage.warehouse.dbt import TransformError, run_dbt
+from engage.warehouse.survey_coverage import FORMS_CHECK, unmapped_form_lines
+from simulator import kobo_data, limesurvey_data, pretix_data
+from tests.simulator_forms import simulator_surveys
+
+pytestmark = pytest.mark.integration
+
+TEMPLATE = PROJECT_ROOT / "config" / "pipeline.example.yml"
+KEY_ENV = "ENGAGE_PSEUDONYMISATION_KEY"
+NOT_APPROVED = "validation_status_not_approved"
+
+
+def production_config(folder: Path, simulator: Any, seed: int) -> Path:
+    """The template as a data engineer fills it in, with the simulator as the partners' servers."""
+    from simulator.registry_files import write_inbox
+    from simulator.server import DEMO_CREDENTIALS
+
+    data = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))
+    data["paths"] = {
+        "landing": str(folder / "landing"),
+        "warehouse": str(folder / "warehouse.duckdb"),
+        "marts": str(folder / "published" / "marts.duckdb"),
+        "published": str(folder / "published"),
+    }
+    data["dbt_project_dir"] = str(PROJECT_ROOT / "dbt_project")
+    sources = data["sources"]
+    sources["pretix_main"].update(base_url=simulator.pretix_url, organizer="ecccn")
+    sources["kobo_main"]["base_url"] = simulator.kobo_url
+    sources["limesurvey_main"]["base_url"] = f"{simulator.base_url}/limesurvey/index.php/admin/remotecontrol"
+    sources["registry_main"]["inbox"] = str(folder / "inbox")
+    write_inbox(folder / "inbox", seed=seed)
+    for source in sources.values():
+        source["http"] = {"page_size": 500, "backoff_factor": 0.01}
+    sources["pretix_main"]["http"]["page_size"] = 50  # real pretix caps pages at 50
+    sources["kobo_main"]["http"]["page_size"] = 1000
+    data["surveys"] = simulator_surveys(seed, kobo="kobo_main", limesurvey="limesurvey_main")
+    os.environ["ENGAGE_PRETIX_MAIN_TOKEN"] = DEMO_CREDENTIALS["pretix"]["token"]
+    os.environ["ENGAGE_KOBO_MAIN_TOKEN"] = DEMO_CREDENTIALS["kobotoolbox"]["token"]
+    os.environ["ENGAGE_LIMESURVEY_MAIN_USER"] = DEMO_CREDENTIALS["limesurvey"]["username"]
+    os.environ["ENGAGE_LIMESURVEY_MAIN_PASSWORD"] = DEMO_CREDENTIALS["limesurvey"]["password"]
+    path = folder / "pipeline.yml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    seed: int
+    config: PipelineConfig
+    summary: RunSummary
+
+
+@pytest.fixture(scope="module", params=[11, 2027], ids=lambda seed: f"seed{seed}")
+def seed_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedRun]:
+    from simulator.server import start_simulator
+
+    seed = request.param
+    folder = tmp_path_factory.mktemp(f"deployment_seed{seed}")
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setenv(KEY_ENV, f"a-real-deployment-key-for-seed-{seed}")
+    try:
+        with start_simulator(port=0, seed=seed) as handle:
+            config = load_config(production_config(folder, handle, seed))
+            summary = run_pipeline(config)
+        yield SeedRun(seed, config, summary)
+    finally:
+        monkeypatch.undo()
+
+
+def _landed_by_form(seed: int) -> dict[tuple[str, str], tuple[int, int]]:
+    """What the simulator serves per form: (responses, of which not approved)."""
+    dataset = pretix_data.generate(seed=seed)
+    landed = {
+        ("kobotoolbox", asset.uid): (
+            len(asset.submissions),
+            sum(1 for s in asset.submissions if s["_validation_status"].get("uid") == NOT_APPROVED),
+        )
+        for asset in kobo_data.generate(dataset).surveys
+        if asset.submissions
+    }
+    for sid, survey in limesurvey_data.generate(dataset).surveys.items():
+        if survey.responses:
+            landed[("limesurvey", str(sid))] = (len(survey.responses), 0)
+    return landed
+
+
+def test_the_production_template_publishes_the_marts_without_demo_checks(seed_run: SeedRun) -> None:
+    summary = seed_run.summary
+    assert summary.published is not None and summary.published.database.exists()
+    assert summary.published.tables["fct_survey_response"] > 0
+    names = {node.name for node in summary.dbt_nodes}
+    assert "assert_first_phase_figures" not in names  # not built outside the demo
+    assert {"assert_survey_forms_mapped", "assert_survey_questions_mapped"} <= names
+    assert [n.name for n in summary.dbt_nodes if n.status not in ("success", "pass")] == []
+
+
+def test_every_landed_survey_response_reaches_fct_survey_response(seed_run: SeedRun) -> None:
+    expected = _landed_by_form(seed_run.seed)
+    coverage = {(f.survey_system, f.form_id): f for f in seed_run.summary.survey_forms}
+    assert set(coverage) == set(expected)  # every form that holds responses is in the summary
+    for key, (landed, not_approved) in expected.items():
+        form = coverage[key]
+        assert (form.landed, form.not_approved) == (landed, not_approved), key
+        assert form.missing == 0, form
+        if form.form_key != "(none)":
+            assert form.reached == landed - not_approved > 0, form
+    with duckdb.connect(str(seed_run.config.marts_path), read_only=True) as con:
+        sql = "select survey_system || ':' || form_id, count(*) from fct_survey_response group by 1"
+        published = dict(con.execute(sql).fetchall())
+    assert published == {f"{f.survey_system}:{f.form_id}": f.reached for f in coverage.values() if f.reached}
+
+
+def test_a_form_missing_from_the_configuration_fails_naming_source_form_and_count(seed_run: SeedRun) -> None:
+    config = seed_run.config
+    forms = dict(config.surveys["kobo_main"].forms)
+    evaluation_uid = next(uid for uid, key in forms.items() if key == "kobo_post_activity")
+    del forms[evaluation_uid]
+    trimmed = config.model_copy(
+        update={
+            "surveys": {
+                **config.surveys,
+                "kobo_main": config.surveys["kobo_main"].model_copy(update={"forms": forms}),
+            }
+        }
+    )
+    with pytest.raises(TransformError, match=FORMS_CHECK):
+        run_dbt(trimmed, ["test", "--select", FORMS_CHECK])
+    [line] = unmapped_form_lines(trimmed)
+    landed = next(f.landed for f in seed_run.summary.survey_forms if f.form_id == evaluation_uid)
+    assert "source kobo_main" in line
+    assert evaluation_uid in line and "Post-activity evaluation" in line
+    assert f"holds {landed:,} responses" in line
+    assert "surveys.kobo_main.forms" in line
+
+
+def test_freshness_is_checked_with_the_configured_thresholds(seed_run: SeedRun) -> None:
+    checked = {(f.system, f.stream): f for f in seed_run.summary.freshness}
+    configured = {(s.kind, stream) for s in seed_run.config.sources.values() for stream in s.streams}
+    assert set(checked) == configured
+    assert all(f.status == "pass" for f in checked.values()), checked  # everything was just loaded
+    assert checked[("registry", "experts")].warn_after_hours == 1080
+
+
+def test_without_the_pseudonymisation_key_the_template_stops_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    path = tmp_path / "pipeline.yml"
+    data = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))
+    data["paths"] = {name: str(tmp_path / name) for name in ("landing", "warehouse", "marts", "published")}
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        run_pipeline(load_config(path))
+    message = str(error.value)
+    assert str(path) in message and KEY_ENV in message and "privacy" in message
+    assert not (tmp_path / "landing").exists()  # nothing was extracted
