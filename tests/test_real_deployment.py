@@ -177,3 +177,34 @@ def test_without_the_pseudonymisation_key_the_template_stops_before_any_work(
     message = str(error.value)
     assert str(path) in message and KEY_ENV in message and "privacy" in message
     assert not (tmp_path / "landing").exists()  # nothing was extracted
+
+
+def test_the_demo_figure_check_is_real_and_only_the_demo_runs_it(seed_run: SeedRun) -> None:
+    """On another seed the demo's headline figures do not hold: with `demo: true` the check fails,
+    so only the configuration's `demo: false` keeps a real deployment publishing."""
+    as_demo = seed_run.config.model_copy(update={"demo": True})
+    with pytest.raises(TransformError, match="assert_first_phase_figures"):
+        run_dbt(as_demo, ["test", "--select", "assert_first_phase_figures"])
+    [node] = run_dbt(seed_run.config, ["test", "--select", "assert_first_phase_figures"])
+    assert node.status == "pass"  # checks nothing outside the demo
+
+
+def test_the_warehouse_dag_passes_the_configurations_vars_and_leaves_out_demo_figures(tmp_path: Path) -> None:
+    from engage.orchestration.dag_factory import build_warehouse_dag
+    from engage.warehouse.dbt import dbt_vars
+
+    path = tmp_path / "pipeline.yml"
+    data = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))
+    data["dbt_project_dir"] = str(PROJECT_ROOT / "dbt_project")
+    data["surveys"]["limesurvey_main"]["server_timezone"] = "America/Bogota"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    config = load_config(path)
+    dag = build_warehouse_dag(config)
+    dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("dbt.")]
+    assert dbt_tasks and not [t for t in dbt_tasks if "first_phase_figures" in t.task_id]
+    assert all(t.vars == dbt_vars(config) for t in dbt_tasks)
+    assert dbt_vars(config)["limesurvey_server_timezones"] == {"limesurvey_main": "America/Bogota"}
+    assert dbt_vars(config)["demo"] is False
+
+    demo_dag = build_warehouse_dag(load_config(PROJECT_ROOT / "config" / "pipeline.yml"))
+    assert [t for t in demo_dag.tasks if "first_phase_figures" in t.task_id]  # the demo builds it
