@@ -208,3 +208,56 @@ def test_the_warehouse_dag_passes_the_configurations_vars_and_leaves_out_demo_fi
 
     demo_dag = build_warehouse_dag(load_config(PROJECT_ROOT / "config" / "pipeline.yml"))
     assert [t for t in demo_dag.tasks if "first_phase_figures" in t.task_id]  # the demo builds it
+
+
+def test_a_stale_source_is_reported_and_alerted_through_the_configured_webhook(
+    seed_run: SeedRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The registry's newest load moved 130 days back (error after 120 days): freshness says so,
+    and one alert reaches the log and a webhook receiver on loopback."""
+    import json
+    import shutil
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from engage.orchestration.freshness_alerts import alert_stale
+    from engage.warehouse.freshness import check_freshness
+
+    received: list[dict[str, Any]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(seed_run.config.warehouse_path, copy)
+    wal = seed_run.config.warehouse_path.with_name(copy.name + ".wal")
+    if wal.exists():  # not yet checkpointed: part of the database
+        shutil.copy(wal, copy.with_name(wal.name))
+    with duckdb.connect(str(copy)) as con:
+        con.execute("update raw.registry__experts set loaded_at = loaded_at - interval 130 day")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    server.timeout = 5
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("ENGAGE_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
+        paths = seed_run.config.paths.model_copy(update={"warehouse": copy})
+        config = seed_run.config.model_copy(update={"paths": paths})
+        checked = check_freshness(config)
+        stale = [item for item in checked if item.is_stale]
+        assert [(s.system, s.stream, s.status) for s in stale] == [("registry", "experts", "error")]
+        assert 130 * 24 <= stale[0].age_hours < 131 * 24
+        with caplog.at_level("ERROR", logger="engage.alerts"):
+            alert = alert_stale(config, checked, where="engage run")
+    finally:
+        server.shutdown()
+    assert alert is not None and "registry.experts: error" in alert.error
+    assert "error after 2880 h" in alert.error
+    assert [r["source"] for r in received] == ["registry"]
+    assert "stale sources" in received[0]["text"]
+    assert any("registry.experts" in r.getMessage() for r in caplog.records)

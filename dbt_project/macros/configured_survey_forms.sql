@@ -4,7 +4,7 @@
     live in the configuration, never in a seed. -#}
 {% macro configured_survey_forms() %}
     {%- set forms = var('survey_forms') -%}
-    {%- if forms | length > 0 %}
+    {%- if forms is sequence and forms is not string and forms | length > 0 %}
     select * from (
         values
         {%- for form in forms %}
@@ -30,7 +30,7 @@
     `surveys.<source>.server_timezone`); UTC for a source the configuration does not name. -#}
 {% macro limesurvey_server_timezone(source_instance_column) %}
     {%- set zones = var('limesurvey_server_timezones') -%}
-    {%- if zones | length > 0 -%}
+    {%- if zones is mapping and zones | length > 0 -%}
     case {{ source_instance_column }}
         {%- for source_name, zone in zones.items() %}
         when '{{ source_name }}' then '{{ zone }}'

@@ -1,4 +1,4 @@
--- One row per LimeSurvey response, current version (selected in base_limesurvey__responses_current).
+-- One row per LimeSurvey response, current version (base_limesurvey__responses_current).
 -- Question codes differ by survey: the activity code and the respondent's email are read from
 -- the codes the partners' surveys use (Spanish and English).
 with
