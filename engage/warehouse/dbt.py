@@ -115,6 +115,8 @@ def run_dbt(
                 release_in_process_dbt()
         nodes = []
         for result in getattr(outcome.result, "results", None) or []:
+            if str(getattr(result.node, "resource_type", "")) in {"exposure", "NodeType.Exposure"}:
+                continue  # dbt lists exposures as no-op nodes: they declare, they do not run
             nodes.append(NodeResult(result.node.name, str(result.status), result.message or ""))
         if not outcome.success:
             failed = [f"{n.name}: {n.status} {n.message}" for n in nodes if n.status in {"error", "fail"}]
