@@ -77,6 +77,20 @@ def print_summary(summary: RunSummary) -> None:
     if summary.dbt_nodes:
         passed = sum(1 for n in summary.dbt_nodes if n.status in {"success", "pass"})
         console.print(f"dbt: {len(summary.dbt_nodes)} nodes, {passed} succeeded or passed")
+    if summary.survey_forms:
+        forms = Table(title="Survey responses per form (landed -> fct_survey_response)")
+        for column in ("source", "form", "form key", "landed", "not approved", "reached", "missing"):
+            forms.add_column(column, justify="left" if column in {"source", "form", "form key"} else "right")
+        for f in summary.survey_forms:
+            counts = (f.landed, f.not_approved, f.reached, f.missing)
+            key = f.form_key or "(not listed)"
+            forms.add_row(f.source_instance, f.form_id, key, *(f"{n:,}" for n in counts))
+        console.print(forms)
+    stale = [item for item in summary.freshness if item.is_stale]
+    if summary.freshness:
+        console.print(f"source freshness: {len(summary.freshness)} streams checked, {len(stale)} stale")
+        for item in stale:
+            console.print(f"  [yellow]{item.line()}[/yellow]")
 
 
 def print_kpis(database: Path) -> None:

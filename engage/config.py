@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AnyHttpUrl, Field, ValidationError
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from extractors.source_config import (
     EnvVarName,
@@ -85,7 +94,74 @@ class WebhookSettings(StrictModel):
         return self.secret_envs.get(source_name) or f"ENGAGE_WEBHOOK_SECRET_{source_name.upper()}"
 
 
+# A survey form's entry in `surveys.<source>.forms`: the item-map form key, or this marker for a
+# form that is deliberately not an outcome survey (needs assessments, drafts, registration forms).
+NOT_AN_OUTCOME_FORM = "(none)"
+FormKey = Annotated[str, StringConstraints(pattern=r"^(\(none\)|[a-z][a-z0-9_]{0,62})$")]
+FormId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class SurveySettings(StrictModel):
+    """How the warehouse reads one KoboToolbox or LimeSurvey source (`surveys.<source name>`)."""
+
+    # The server's forms by their own id (KoboToolbox asset uid, which is also the submissions'
+    # `_xform_id_string`; LimeSurvey survey id), each to the survey_item_map form key whose
+    # question names it uses, or "(none)". Ids differ on every server, so they live here, not in
+    # the seed; a form that delivers responses and is not listed fails the build.
+    forms: dict[FormId, FormKey] = Field(default_factory=dict)
+    # LimeSurvey stores wall-clock times of the server's zone (an IANA name); KoboToolbox is UTC.
+    server_timezone: str = "UTC"
+
+    @field_validator("forms", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value: object) -> object:
+        # YAML reads a LimeSurvey survey id (461572:) as a number; the id is text everywhere else.
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+    @field_validator("server_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"expected an IANA time zone such as Europe/Brussels, got {value!r}") from None
+        return value
+
+
+class FreshnessThreshold(StrictModel):
+    warn_after_hours: int = Field(ge=1)
+    error_after_hours: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FreshnessThreshold:
+        if self.error_after_hours < self.warn_after_hours:
+            raise ValueError("error_after_hours must be at least warn_after_hours")
+        return self
+
+
+def _default_freshness() -> dict[str, FreshnessThreshold]:
+    partner = FreshnessThreshold(warn_after_hours=48, error_after_hours=168)
+    # registers are exported by hand, monthly at best: a quiet inbox is not an outage
+    registry = FreshnessThreshold(warn_after_hours=45 * 24, error_after_hours=120 * 24)
+    return {"pretix": partner, "kobotoolbox": partner, "limesurvey": partner, "registry": registry}
+
+
+class FreshnessSettings(StrictModel):
+    """`dbt source freshness` after each build: how old each system's newest load may be."""
+
+    enabled: bool = True
+    thresholds: dict[Literal["pretix", "kobotoolbox", "limesurvey", "registry"], FreshnessThreshold] = Field(
+        default_factory=_default_freshness
+    )
+
+    def threshold(self, system: str) -> FreshnessThreshold:
+        return self.thresholds.get(system) or _default_freshness()[system]
+
+
 class PipelineConfig(StrictModel):
+    # The demo (simulator data): enables the dbt tests tagged demo_figures, which check the demo's
+    # headline figures and fail on any other data. Never true in a real deployment.
+    demo: bool = False
     paths: Paths = Paths()
     privacy: Privacy = Privacy()
     alerts: AlertSettings = AlertSettings()
@@ -94,6 +170,8 @@ class PipelineConfig(StrictModel):
     dbt_project_dir: Path = Path("../dbt_project")
     timezone: str = "Europe/Brussels"
     sources: dict[Identifier, SourceConfig] = Field(min_length=1)
+    surveys: dict[Identifier, SurveySettings] = Field(default_factory=dict)
+    freshness: FreshnessSettings = FreshnessSettings()
 
     # Set by load_config: where the file was, so relative paths resolve against it.
     config_path: Path | None = None
@@ -123,6 +201,20 @@ class PipelineConfig(StrictModel):
     @property
     def dbt_dir(self) -> Path:
         return self.resolve(self.dbt_project_dir)
+
+    @model_validator(mode="after")
+    def _surveys_name_survey_sources(self) -> PipelineConfig:
+        for name in self.surveys:
+            kind = getattr(self.sources.get(name), "kind", None)
+            if kind not in {"kobotoolbox", "limesurvey"}:
+                raise ValueError(
+                    f"surveys.{name}: expected the name of a kobotoolbox or limesurvey source "
+                    f"under sources (got {kind or 'no such source'})"
+                )
+        return self
+
+    def survey_settings(self, name: str) -> SurveySettings:
+        return self.surveys.get(name) or SurveySettings()
 
     def source(self, name: str) -> SourceConfig:
         try:

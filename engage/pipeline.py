@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engage.config import PipelineConfig
+from engage.config import ConfigError, PipelineConfig
 from engage.extract import ExtractResult, extract_stream
-from engage.warehouse.dbt import NodeResult, build, generate_docs
+from engage.privacy.pseudonymise import MissingKeyError, Pseudonymiser
+from engage.warehouse.dbt import NodeResult, TransformError, build, generate_docs
+from engage.warehouse.freshness import SourceFreshness, check_freshness
 from engage.warehouse.loader import LoadResult, load_pending
 from engage.warehouse.publish import PublishResult, publish
+from engage.warehouse.survey_coverage import FormCoverage, survey_coverage, unmapped_form_lines
 
 
 @dataclass
@@ -29,6 +32,8 @@ class RunSummary:
     streams: dict[tuple[str, str], StreamSummary] = field(default_factory=dict)
     dbt_nodes: list[NodeResult] = field(default_factory=list)
     published: PublishResult | None = None
+    survey_forms: list[FormCoverage] = field(default_factory=list)
+    freshness: list[SourceFreshness] = field(default_factory=list)
 
     def stream(self, source: str, stream: str) -> StreamSummary:
         return self.streams.setdefault((source, stream), StreamSummary(source, stream))
@@ -55,6 +60,27 @@ def configured_streams(config: PipelineConfig, only_source: str | None = None) -
     ]
 
 
+def check_ready(config: PipelineConfig) -> None:
+    """Fail before any work on what would fail later anyway: the pseudonymisation key first."""
+    try:
+        Pseudonymiser.from_environment(config.privacy.key_env, allow_demo_key=config.privacy.allow_demo_key)
+    except MissingKeyError as exc:  # the message names the variable, never a value
+        raise ConfigError(f"{config.config_path}: privacy.key_env: {exc}") from None
+
+
+def transform(
+    config: PipelineConfig, *, on_dbt_node: Callable[[str, str], None] | None = None
+) -> list[NodeResult]:
+    """dbt build; a failure on unmapped survey forms names each source, form and response count."""
+    try:
+        return build(config, on_node=on_dbt_node)
+    except TransformError as exc:
+        lines = unmapped_form_lines(config)
+        if not lines:
+            raise
+        raise TransformError(f"{exc}\nsurvey forms without a mapping:\n  " + "\n  ".join(lines)) from None
+
+
 def run_pipeline(
     config: PipelineConfig,
     *,
@@ -64,6 +90,7 @@ def run_pipeline(
     on_dbt_node: Callable[[str, str], None] | None = None,
 ) -> RunSummary:
     """Extract every configured stream, load what landed, build the warehouse, publish the marts."""
+    check_ready(config)
     summary = RunSummary()
     notify = on_stage or (lambda stage: None)
     notify("extract")
@@ -79,7 +106,13 @@ def run_pipeline(
     for result in load_pending(config):
         summary.add_load(result)
     notify("transform")
-    summary.dbt_nodes = build(config, on_node=on_dbt_node)
+    summary.dbt_nodes = transform(config, on_dbt_node=on_dbt_node)
+    summary.survey_forms = survey_coverage(config)
     notify("publish")
     summary.published = publish(config, docs_page=generate_docs(config))
+    notify("freshness")
+    summary.freshness = check_freshness(config)
+    from engage.orchestration.freshness_alerts import alert_stale
+
+    alert_stale(config, summary.freshness, where="engage run")
     return summary

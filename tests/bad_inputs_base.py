@@ -50,9 +50,9 @@ RTL_TEXT = (
 )
 EMOJI_TEXT = "Cyber \U0001f6e1\ufe0f Team \U0001f469\u200d\U0001f4bb"
 LM = "2024-03-01T10:00:00+00:00"
-KOBO_FORM = "aMhGhw3neuAop4KvnCF2Yd"  # mapped in seeds/survey_item_map.csv
+KOBO_FORM = "aMhGhw3neuAop4KvnCF2Yd"  # listed as kobo_post_activity in test_bad_inputs.py's config
 KOBO_VERSION = "vz5RyPRNi6wsXhFH7imoU5"
-LIME_SURVEY = "461572"  # mapped in seeds/survey_item_map.csv
+LIME_SURVEY = "461572"  # listed as limesurvey_post_activity_es there
 
 REMOVED = object()  # a field value meaning: leave the field out of the record
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from engage.config import PipelineConfig, load_config
 from engage.pipeline import RunSummary, run_pipeline
 from tests.conftest import write_config
+from tests.simulator_forms import simulator_surveys
 
 PRETIX, KOBO, LIMESURVEY, REGISTRY = "pretix_test", "kobo_test", "limesurvey_test", "registry_test"
 ENV = {
@@ -68,7 +69,9 @@ def demo_config(folder: Path, simulator: object) -> PipelineConfig:
         },
         REGISTRY: {"kind": "registry", "inbox": str(inbox)},
     }
-    return load_config(write_config(folder, simulator.pretix_url, sources=sources))
+    surveys = simulator_surveys(kobo=KOBO, limesurvey=LIMESURVEY)
+    path = write_config(folder, simulator.pretix_url, sources=sources, surveys=surveys, demo=True)
+    return load_config(path)
 
 
 def build_demo_warehouse(folder: Path) -> DemoWarehouse:

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import duckdb
 import pytest
+import yaml
 
 from engage.config import PipelineConfig, load_config
 from engage.warehouse.dbt import TransformError, run_dbt
@@ -22,6 +23,7 @@ from engage.warehouse.schema import ensure_schemas, raw_table
 from extractors import registry
 from extractors.streams import FetchContext
 from tests.bad_inputs import FILE_CASES, RECORD_CASES, SQL_TEXT, RecordCase, Stream
+from tests.bad_inputs_base import KOBO_FORM, LIME_SURVEY
 from tests.conftest import write_config
 from tests.handmade_batches import land_lines
 
@@ -52,7 +54,28 @@ class Corpus(SimpleNamespace):
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     folder = tmp_path_factory.mktemp("bad_inputs")
-    config = load_config(write_config(folder, "http://127.0.0.1:1/"))
+    # the corpus's survey sources, with their forms listed as a deployment lists them
+    corpus_sources = {
+        "kobotoolbox_corpus": {
+            "kind": "kobotoolbox",
+            "base_url": "http://127.0.0.1:1/",
+            "credentials": {"token_env": "ENGAGE_CORPUS_TOKEN"},
+        },
+        "limesurvey_corpus": {
+            "kind": "limesurvey",
+            "base_url": "http://127.0.0.1:1/",
+            "credentials": {"username_env": "ENGAGE_CORPUS_USER", "password_env": "ENGAGE_CORPUS_PASSWORD"},
+        },
+    }
+    surveys = {
+        "kobotoolbox_corpus": {"forms": {KOBO_FORM: "kobo_post_activity"}},
+        "limesurvey_corpus": {"forms": {LIME_SURVEY: "limesurvey_post_activity_es"}},
+    }
+    path = write_config(folder, "http://127.0.0.1:1/", surveys=surveys)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["sources"].update(corpus_sources)
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    config = load_config(path)
     by_stream: dict[Stream, list[RecordCase]] = defaultdict(list)
     for case in RECORD_CASES:
         by_stream[case.stream].append(case)

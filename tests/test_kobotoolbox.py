@@ -28,6 +28,7 @@ from simulator.kobo_api import DEMO_KOBO_TOKEN
 from simulator.kobo_data import is_answer_key
 from tests.conftest import write_config
 from tests.scripted_server import scripted_server
+from tests.simulator_forms import simulator_surveys
 
 CONTRACTS = Path(__file__).parent / "contracts" / "kobotoolbox"
 TOKEN_ENV = "ENGAGE_TEST_KOBO_TOKEN"
@@ -52,7 +53,8 @@ def _config(folder: Path, base_url: str, **source: Any) -> PipelineConfig:
         "http": {"page_size": 2, "backoff_factor": 0.01, "max_retries": 2},
         **source,
     }
-    return load_config(write_config(folder, "http://127.0.0.1:9/", sources={SOURCE: kobo}))
+    surveys = simulator_surveys(kobo=SOURCE)  # the simulator's forms, as a deployment lists them
+    return load_config(write_config(folder, "http://127.0.0.1:9/", sources={SOURCE: kobo}, surveys=surveys))
 
 
 def _landed(config: PipelineConfig, stream: str) -> list[dict[str, Any]]:

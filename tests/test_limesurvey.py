@@ -25,6 +25,7 @@ from extractors.http import SourceError
 from extractors.limesurvey import PSEUDONYMISED_CODES
 from tests.conftest import write_config
 from tests.scripted_server import scripted_server
+from tests.simulator_forms import simulator_surveys
 
 CONTRACTS = Path(__file__).parent / "contracts" / "limesurvey"
 USER_ENV, PASSWORD_ENV = "ENGAGE_TEST_LIMESURVEY_USER", "ENGAGE_TEST_LIMESURVEY_PASSWORD"
@@ -47,7 +48,8 @@ def _config(folder: Path, endpoint: str, name: str = "ls_contract", **source: An
         "http": {"page_size": 2, "backoff_factor": 0.01, "max_retries": 3},
         **source,
     }
-    return load_config(write_config(folder, "http://unused.invalid/", sources={name: entry}))
+    surveys = simulator_surveys(limesurvey=name)  # the simulator's surveys, as a deployment lists them
+    return load_config(write_config(folder, "http://unused.invalid/", sources={name: entry}, surveys=surveys))
 
 
 def _landed(config: PipelineConfig, stream: str) -> list[dict[str, Any]]:

@@ -175,5 +175,24 @@ def test_the_unmapped_question_check_passes_and_fails_when_an_item_map_row_goes(
             "where question_code <> 'evaluation/overall_satisfaction'"
         )
         rows = con.execute(check.replace(SEED_RELATION, "temp.main.trimmed_item_map")).fetchall()
-    assert [(r[0], r[3]) for r in rows] == [("kobotoolbox", "evaluation/overall_satisfaction")]
-    assert rows[0][4] > 0  # with its answer count
+    # survey_system, source_instance, form_key, form_id, form_version_id, question_code, answer_count
+    assert [(r[0], r[2], r[5]) for r in rows] == [
+        ("kobotoolbox", "kobo_post_activity", "evaluation/overall_satisfaction")
+    ]
+    assert rows[0][6] > 0  # with its answer count
+
+
+def test_every_landed_response_of_an_outcome_form_reaches_fct_survey_response(
+    outcomes, demo_warehouse: DemoWarehouse, demo
+) -> None:
+    """The run summary's per-form coverage: nothing landed goes missing, and the counts are the
+    simulator's (not approved KoboToolbox submissions are the one stated exclusion)."""
+    forms = demo_warehouse.summary.survey_forms
+    assert forms and all(f.missing == 0 for f in forms), forms
+    reached = {f.form_key: f.reached for f in forms if f.form_key != "(none)"}
+    assert reached == {
+        "kobo_post_activity": len(demo["kobo_evaluations"]),
+        "kobo_follow_up": len(demo["kobo_follow_ups"]),
+        "limesurvey_post_activity_es": len(demo["ls_evaluations"]),
+        "limesurvey_follow_up_en": len(demo["ls_follow_ups"]),
+    }

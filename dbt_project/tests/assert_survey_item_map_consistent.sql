@@ -20,11 +20,11 @@ form_kinds as (
 
     select
         system as survey_system,
-        form_id,
+        form_key,
         cast(null as varchar) as measure,
         'several form kinds' as issue
     from item_map
-    group by system, form_id
+    group by system, form_key
     having count(distinct form_kind) > 1
 
 ),
@@ -33,7 +33,7 @@ measure_levels as (
 
     select
         cast(null as varchar) as survey_system,
-        cast(null as varchar) as form_id,
+        cast(null as varchar) as form_key,
         measure,
         'several kirkpatrick levels' as issue
     from measure_items
@@ -46,11 +46,11 @@ form_measure_scales as (
 
     select
         system as survey_system,
-        form_id,
+        form_key,
         measure,
         'several scales, directions or thresholds' as issue
     from measure_items
-    group by system, form_id, measure
+    group by system, form_key, measure
     having
         count(distinct scale_min) > 1
         or count(distinct scale_max) > 1
@@ -63,7 +63,7 @@ incomplete_items as (
 
     select
         system as survey_system,
-        form_id,
+        form_key,
         measure,
         'measure without level, scale, direction or threshold' as issue
     from measure_items

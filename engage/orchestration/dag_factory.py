@@ -114,6 +114,8 @@ def _dbt_task_group(config: PipelineConfig) -> Any:
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
+    from engage.warehouse.dbt import build_exclusions, dbt_vars
+
     manifest = config.dbt_dir / "target" / "manifest.json"
     if not manifest.exists():
         raise FileNotFoundError(f"{manifest} is missing: build it with `make manifest` (dbt parse)")
@@ -144,8 +146,10 @@ def _dbt_task_group(config: PipelineConfig) -> Any:
             emit_datasets=False,  # Cosmos' own assets embed absolute DuckDB paths; we emit MARTS_ASSET
             enable_mock_profile=False,
             should_detach_multiple_parents_tests=True,
+            exclude=build_exclusions(config),  # the demo's headline-figure tests, outside the demo
         ),
-        operator_args={"pool": WRITER_POOL},
+        # The same dbt vars as `engage run` (demo flag, survey forms, time zones, freshness).
+        operator_args={"pool": WRITER_POOL, "vars": dbt_vars(config)},
         default_args={"retries": 1},
     )
 
@@ -173,14 +177,21 @@ def build_warehouse_dag(config: PipelineConfig | None = None) -> DAG:
     ) as dag:
 
         @task(pool=WRITER_POOL)
-        def load() -> dict[str, int]:
+        def load() -> dict[str, Any]:
+            from engage.orchestration.freshness_alerts import alert_stale
+            from engage.warehouse.freshness import check_freshness
             from engage.warehouse.loader import load_pending
 
-            results = load_pending(load_config(config.config_path))
+            current = load_config(config.config_path)
+            results = load_pending(current)
+            # Freshness of what is now loaded: a stale source alerts, the refresh goes on.
+            freshness = check_freshness(current)
+            alert_stale(current, freshness, where="engage_warehouse")
             return {
                 "batches": len(results),
                 "loaded": sum(r.loaded for r in results),
                 "quarantined": sum(r.quarantined for r in results),
+                "stale_sources": [item.line() for item in freshness if item.is_stale],
             }
 
         @task(pool=WRITER_POOL, outlets=[MARTS_ASSET])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,12 +43,47 @@ def dbt_environment(config: PipelineConfig) -> Iterator[dict[str, str]]:
             os.environ[WAREHOUSE_ENV] = previous
 
 
+def dbt_vars(config: PipelineConfig) -> dict[str, Any]:
+    """Every var the models read (declared with defaults in dbt_project.yml), from the configuration.
+
+    The CLI, the Cosmos DAG and the tests all pass these, so a build reads the same settings
+    wherever it runs.
+    """
+    survey_forms = [
+        {"source_instance": name, "system": source.kind, "form_id": form_id, "form_key": form_key}
+        for name, source in config.sources.items()
+        if source.kind in {"kobotoolbox", "limesurvey"}
+        for form_id, form_key in config.survey_settings(name).forms.items()
+    ]
+    return {
+        "demo": config.demo,
+        "survey_forms": survey_forms,
+        "limesurvey_server_timezones": {
+            name: config.survey_settings(name).server_timezone
+            for name, source in config.sources.items()
+            if source.kind == "limesurvey"
+        },
+        "freshness_hours": {
+            system: {"warn": t.warn_after_hours, "error": t.error_after_hours}
+            for system in ("pretix", "kobotoolbox", "limesurvey", "registry")
+            for t in [config.freshness.threshold(system)]
+        },
+    }
+
+
+def build_exclusions(config: PipelineConfig) -> list[str]:
+    """Selectors a build leaves out: the demo's headline-figure tests outside the demo."""
+    return [] if config.demo else ["tag:demo_figures"]
+
+
 def dbt_args(config: PipelineConfig, command: Sequence[str]) -> list[str]:
     """Target and logs beside the warehouse: runs on different warehouses never share a folder."""
     project = config.dbt_dir
     work = docs_target(config).parent
     return [
         *command,
+        "--vars",
+        json.dumps(dbt_vars(config)),
         "--project-dir",
         str(project),
         "--profiles-dir",
@@ -79,6 +115,8 @@ def run_dbt(
                 release_in_process_dbt()
         nodes = []
         for result in getattr(outcome.result, "results", None) or []:
+            if str(getattr(result.node, "resource_type", "")) in {"exposure", "NodeType.Exposure"}:
+                continue  # dbt lists exposures as no-op nodes: they declare, they do not run
             nodes.append(NodeResult(result.node.name, str(result.status), result.message or ""))
         if not outcome.success:
             failed = [f"{n.name}: {n.status} {n.message}" for n in nodes if n.status in {"error", "fail"}]
@@ -111,5 +149,6 @@ def generate_docs(config: PipelineConfig) -> Path:
 
 
 def build(config: PipelineConfig, *, on_node: Callable[[str, str], None] | None = None) -> list[NodeResult]:
-    """Seeds, models and tests in dependency order."""
-    return run_dbt(config, ["build"], on_node=on_node)
+    """Seeds, models and tests in dependency order (without the demo-figure tests outside the demo)."""
+    exclude = build_exclusions(config)
+    return run_dbt(config, ["build", *(["--exclude", *exclude] if exclude else [])], on_node=on_node)

@@ -47,7 +47,7 @@ matched as (
     inner join item_map
         on
             answers.survey_system = item_map.system
-            and answers.form_id = item_map.form_id
+            and responses.form_key = item_map.form_key
             and answers.question_code = item_map.question_code
             and (
                 item_map.form_version = '*'

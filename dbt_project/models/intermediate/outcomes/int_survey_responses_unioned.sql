@@ -1,6 +1,8 @@
 -- One row per survey response about an activity, from KoboToolbox and LimeSurvey, for the forms
--- the survey item map covers (outcome forms; needs assessments and drafts are not). KoboToolbox
--- submissions a reviewer marked "not approved" are left out.
+-- the configuration lists with an item-map form key (`surveys.<source>.forms`, var survey_forms;
+-- forms listed as "(none)", such as needs assessments, are not outcome forms). A form that
+-- delivered responses and is not listed fails tests/assert_survey_forms_mapped.sql, so nothing
+-- is left out unannounced. KoboToolbox submissions a reviewer marked "not approved" are left out.
 -- The activity is matched on the pretix event slug the response carries (case-insensitive),
 -- among non-testmode events (the rows and activity_id of dim_activity). Assumption: a slug is
 -- unique across the configured pretix instances; when several instances hold the same slug the
@@ -32,14 +34,36 @@ item_map as (
 
 ),
 
-outcome_forms as (
+configured_forms as (
+
+    {{ configured_survey_forms() }}
+
+),
+
+form_kinds as (
 
     select
         system as survey_system,
-        form_id,
+        form_key,
         max(form_kind) as form_kind
     from item_map
-    group by system, form_id
+    group by system, form_key
+
+),
+
+outcome_forms as (
+
+    select
+        configured_forms.source_instance,
+        configured_forms.survey_system,
+        configured_forms.form_id,
+        configured_forms.form_key,
+        form_kinds.form_kind
+    from configured_forms
+    inner join form_kinds
+        on
+            configured_forms.survey_system = form_kinds.survey_system
+            and configured_forms.form_key = form_kinds.form_key
 
 ),
 
@@ -72,7 +96,7 @@ limesurvey_responses_renamed as (
         respondent_pseudonym as person_key,
         -- LimeSurvey stores server-local wall-clock times: read in the server's time zone
         timezone(
-            '{{ var("limesurvey_server_timezone", "UTC") }}',
+            {{ limesurvey_server_timezone('source_instance') }},
             coalesce(submitted_at_local, last_action_at_local, started_at_local)
         ) as submitted_at,
         is_complete
@@ -108,6 +132,7 @@ final as (
         unioned.source_instance,
         unioned.form_id,
         unioned.form_version_id,
+        outcome_forms.form_key,
         outcome_forms.form_kind,
         outcome_forms.form_kind = 'follow_up' as is_follow_up,
         unioned.activity_code,
@@ -121,7 +146,8 @@ final as (
     from unioned
     inner join outcome_forms
         on
-            unioned.survey_system = outcome_forms.survey_system
+            unioned.source_instance = outcome_forms.source_instance
+            and unioned.survey_system = outcome_forms.survey_system
             and unioned.form_id = outcome_forms.form_id
     left join slug_matches
         on unioned.activity_code = slug_matches.activity_code

@@ -3,15 +3,9 @@
 -- respondent identifiers (kept on stg_limesurvey__responses) are not questions and are left out.
 with
 
-source as (
-
-    select * from {{ source('limesurvey', 'responses') }}
-
-),
-
 current_versions as (
 
-    {{ latest_per_key('source') }}
+    select * from {{ ref('base_limesurvey__responses_current') }}
 
 ),
 

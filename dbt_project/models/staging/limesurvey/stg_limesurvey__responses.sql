@@ -1,18 +1,11 @@
--- One row per LimeSurvey response, current version: responses is an incremental stream, so the
--- latest row per (source_instance, record_key) by batch_id desc, line_number desc wins.
+-- One row per LimeSurvey response, current version (base_limesurvey__responses_current).
 -- Question codes differ by survey: the activity code and the respondent's email are read from
 -- the codes the partners' surveys use (Spanish and English).
 with
 
-source as (
-
-    select * from {{ source('limesurvey', 'responses') }}
-
-),
-
 current_versions as (
 
-    {{ latest_per_key('source') }}
+    select * from {{ ref('base_limesurvey__responses_current') }}
 
 ),
 
