@@ -10,6 +10,7 @@ from engage.extract import ExtractResult, extract_stream
 from engage.warehouse.dbt import NodeResult, build, generate_docs
 from engage.warehouse.loader import LoadResult, load_pending
 from engage.warehouse.publish import PublishResult, publish
+from engage.warehouse.refresh_state import has_unpublished_loads
 
 
 @dataclass
@@ -27,6 +28,8 @@ class RunSummary:
     streams: dict[tuple[str, str], StreamSummary] = field(default_factory=dict)
     dbt_nodes: list[NodeResult] = field(default_factory=list)
     published: PublishResult | None = None
+    # Why dbt and publish did not run (nothing new loaded), or "" when they ran.
+    skipped: str = ""
 
     def stream(self, source: str, stream: str) -> StreamSummary:
         return self.streams.setdefault((source, stream), StreamSummary(source, stream))
@@ -58,8 +61,15 @@ def run_pipeline(
     on_stage: Callable[[str], None] | None = None,
     on_extract_page: Callable[[str, str, int], None] | None = None,
     on_dbt_node: Callable[[str, str], None] | None = None,
+    rebuild: bool = False,
+    allow_shrink: bool = False,
 ) -> RunSummary:
-    """Extract every configured stream, load what landed, build the warehouse, publish the marts."""
+    """Extract every configured stream, load what landed, build the warehouse, publish the marts.
+
+    Nothing new loaded and the published version current: dbt and publish are skipped (the
+    summary says why), unless `rebuild`. `allow_shrink` lets a deliberate shrinkage through the
+    publish gate (engage/warehouse/publish_gate.py).
+    """
     summary = RunSummary()
     notify = on_stage or (lambda stage: None)
     notify("extract")
@@ -72,10 +82,15 @@ def run_pipeline(
 
         summary.add_extract(extract_stream(config, source_name, stream_name, on_page=on_page))
     notify("load")
-    for result in load_pending(config):
+    loaded = load_pending(config)
+    for result in loaded:
         summary.add_load(result)
+    if not rebuild and not loaded and not has_unpublished_loads(config):
+        summary.skipped = "nothing new loaded and the published version is current: dbt and publish skipped"
+        notify("skipped")
+        return summary
     notify("transform")
     summary.dbt_nodes = build(config, on_node=on_dbt_node)
     notify("publish")
-    summary.published = publish(config, docs_page=generate_docs(config))
+    summary.published = publish(config, docs_page=generate_docs(config), allow_shrink=allow_shrink)
     return summary

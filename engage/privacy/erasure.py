@@ -259,7 +259,7 @@ def erase_person(
         if republish:
             run_dbt(config, ["build"], hold_writer_slot=False)
     if republish:
-        result = publish(config)
+        result = publish(config, allow_shrink=True)  # the erasure is the recorded reason
         _prune_old_parquet(config)
         summary.published_version = result.parquet_dir.resolve().name.removeprefix("parquet-")
         with writer_slot(config.warehouse_path), duckdb.connect(str(config.warehouse_path)) as con:

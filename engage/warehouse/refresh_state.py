@@ -1,0 +1,36 @@
+"""Is there anything to refresh? The warehouse's loads against the published version's stamp.
+
+A run that loaded nothing new skips dbt and publish, unless an earlier load was never published
+(its dbt build or publish failed, or was blocked): then the next run rebuilds it.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from engage.config import PipelineConfig
+from engage.warehouse.schema import release_in_process_dbt
+from engage.warehouse.writer_slot import writer_slot
+
+
+def has_unpublished_loads(config: PipelineConfig) -> bool:
+    """True when a batch was loaded after the published version was made (or nothing is published)."""
+    if not config.warehouse_path.exists():
+        return False
+    release_in_process_dbt()
+    with writer_slot(config.warehouse_path), duckdb.connect(":memory:") as con:
+        con.execute("attach ? as warehouse (read_only)", [str(config.warehouse_path)])
+        known = con.execute(
+            "select count(*) from information_schema.tables where table_catalog = 'warehouse' "
+            "and table_schema = 'audit' and table_name = 'batches'"
+        ).fetchone()[0]
+        last_load = (
+            con.execute("select max(loaded_at) from warehouse.audit.batches").fetchone()[0] if known else None
+        )
+        if last_load is None:
+            return False
+        if not config.marts_path.exists():
+            return True
+        con.execute("attach ? as published (read_only)", [str(config.marts_path)])
+        published_at = con.execute("select max(published_at) from published.main._published").fetchone()[0]
+    return published_at is None or last_load > published_at
