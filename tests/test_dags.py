@@ -56,7 +56,7 @@ def test_dag_structure(dagbag) -> None:
     publish = warehouse.get_task("publish")
     assert [o.uri for o in publish.outlets] == ["engage://warehouse/marts"]
     # Scheduled on the whole source run, and on the per-stream assets partner pushes raise.
-    scheduled = {asset.uri for asset in warehouse.timetable.asset_condition.iter_assets().values()}
+    scheduled = {asset.uri for asset in warehouse.timetable.asset_condition.objects}
     assert scheduled == {"engage://landing/pretix_test"} | {
         f"engage://landing/pretix_test/{s}" for s in ("events", "orders", "checkins")
     }

@@ -76,6 +76,7 @@ def test_a_partial_refresh_is_blocked_and_the_published_version_kept(
     from engage.warehouse.loader import load_pending
 
     runner = CliRunner()
+    (tmp_path / "whole").mkdir()
     whole_path = write_config(tmp_path / "whole", simulator.pretix_url)
     whole = load_config(whole_path)
     first = runner.invoke(app, ["run", "--config", str(whole_path)])
