@@ -157,7 +157,10 @@ class LiveAirflow:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._assert_alive()
-            value = ready()
+            try:
+                value = ready()
+            except requests.RequestException:  # a busy api-server (2 cores, a task running): ask again
+                value = None
             if value:
                 return value
             time.sleep(every)
