@@ -69,9 +69,9 @@ def test_the_dag_files_parse_in_under_a_second(airflow_env: Path) -> None:
 
     for name in ("dags.engage_warehouse", "dags.engage_extract"):
         sys.modules.pop(name, None)
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time: other jobs on the machine do not count
         importlib.import_module(name)
-        assert time.perf_counter() - started < 1.0, name
+        assert time.process_time() - started < 1.0, name
 
 
 @pytest.mark.parametrize(
