@@ -117,11 +117,13 @@ def test_a_signed_pretix_push_reaches_the_published_marts_in_minutes(live, simul
             timeout=60,
         )
         assert answer.status_code == 202, answer.text
-        runs = airflow.wait_idle(WAREHOUSE, at_least=runs_before + 1, timeout=PUSH_TARGET_SECONDS)
+        # Wait longer than the goal, so a miss reports the figure instead of a timeout.
+        runs = airflow.wait_idle(WAREHOUSE, at_least=runs_before + 1, timeout=3 * PUSH_TARGET_SECONDS)
         elapsed = time.monotonic() - started
+    print(f"push -> published marts: {elapsed:.0f} s (load average {os.getloadavg()[0]:.1f})")
     assert runs[-1]["state"] == "success"
     assert _published(config)[0] != version_before
-    assert elapsed < PUSH_TARGET_SECONDS
+    assert elapsed < PUSH_TARGET_SECONDS, f"{elapsed:.0f} s"
 
 
 def _backfill_orders(config: PipelineConfig) -> list[tuple[Any, dict]]:
@@ -143,7 +145,13 @@ def test_airflow_backfill_create_lands_exactly_its_intervals_and_moves_no_cursor
     from simulator.pretix_data import generate
 
     airflow, config = live
+    airflow.unpause(EXTRACT)  # already, after the first test; this test can also run alone (-k)
+    if not stream_state(config.landing_dir, "pretix_test", "orders").marks:  # run alone: a normal run first
+        from engage.extract import extract_stream
+
+        extract_stream(config, "pretix_test", "orders")
     marks_before = stream_state(config.landing_dir, "pretix_test", "orders").marks
+    assert marks_before  # a cursor that a backfill could wrongly move
     orders = sorted(generate().orders, key=lambda order: order.last_modified)
     busy = (
         pendulum.parse(orders[len(orders) // 2].last_modified).in_timezone("Europe/Brussels").start_of("day")

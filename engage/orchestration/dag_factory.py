@@ -31,7 +31,8 @@ def landed_asset(source_name: str, stream: str) -> Asset:
 
 def source_landed_asset(source_name: str) -> Asset:
     """Stable per source: raised once a source's extract run has landed all its streams."""
-    return Asset(name=f"engage_landing_{source_name}", uri=f"engage://landing/{source_name}")
+    # Not engage_landing_<source>: that could be source "a" + stream "b_c" as well as source "a_b".
+    return Asset(name=f"engage_source_landed_{source_name}", uri=f"engage://landing/{source_name}")
 
 
 def _alert_callback(config: PipelineConfig, source: str, stream: str) -> Any:
@@ -83,8 +84,9 @@ def build_extract_dag(config: PipelineConfig, source_name: str) -> DAG:
         tags=["engage", "extract", source.kind],
         doc_md=(
             f"Lands every stream of **{source_name}** ({source.kind}, {source.location}) as NDJSON.gz "
-            "batches with manifests. Never opens the warehouse: each task emits the asset of its "
-            "stream and the warehouse DAG loads what landed."
+            "batches with manifests. Never opens the warehouse. A stream with nothing new is skipped; "
+            "`source_landed` emits the source's asset once every stream is done (at least one "
+            "landed, none failed), and the warehouse DAG loads what landed."
         ),
     ) as dag:
         extracts = []
@@ -213,12 +215,12 @@ def build_warehouse_dag(config: PipelineConfig | None = None) -> DAG:
             from engage.warehouse.dbt import generate_docs
             from engage.warehouse.publish import publish as publish_marts
             from engage.warehouse.publish_gate import PublishBlocked
+            from engage.warehouse.refresh_state import docs_are_current
 
             current = load_config(config.config_path)
+            docs = None if docs_are_current(current) else generate_docs(current)  # None: the page stays
             try:
-                published = publish_marts(
-                    current, docs_page=generate_docs(current), allow_shrink=_run_conf("allow_shrink")
-                )
+                published = publish_marts(current, docs_page=docs, allow_shrink=_run_conf("allow_shrink"))
             except PublishBlocked as exc:  # no retry: the same marts would be blocked again
                 raise AirflowFailException(str(exc)) from None
             return published.tables
