@@ -31,6 +31,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 SERVICES = ("api-server", "scheduler", "dag-processor")
 FINISHED = {"success", "failed"}
+# SQLite's default 5 s busy timeout is too short on a busy machine: `airflow backfill create`
+# failed with "database is locked" while the scheduler wrote. Read by every service (import path).
+SQLITE_CONNECT_ARGS = {"timeout": 120}
 
 
 class LiveAirflowError(Exception):
@@ -76,6 +79,9 @@ class LiveAirflow:
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(trigger_port),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "tests.live_airflow.SQLITE_CONNECT_ARGS",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "tests.live_airflow.SQLITE_CONNECT_ARGS",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
             "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
