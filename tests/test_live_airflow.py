@@ -25,7 +25,7 @@ import requests
 
 from engage.config import PipelineConfig, load_config
 from tests.conftest import write_config
-from tests.live_airflow import LiveAirflow
+from tests.live_airflow import LiveAirflow, LiveAirflowError
 
 pytestmark = [pytest.mark.live_airflow, pytest.mark.timeout(1800)]
 
@@ -139,6 +139,10 @@ def _backfill_orders(config: PipelineConfig) -> list[tuple[Any, dict]]:
     return found
 
 
+def backfill_runs(airflow: LiveAirflow) -> list[dict[str, Any]]:
+    return [r for r in airflow.runs(EXTRACT) if r["run_type"] == "backfill"]
+
+
 def test_airflow_backfill_create_lands_exactly_its_intervals_and_moves_no_cursor(live) -> None:
     from engage.landing.batches import stream_state
     from extractors.streams import parse_cursor
@@ -157,21 +161,25 @@ def test_airflow_backfill_create_lands_exactly_its_intervals_and_moves_no_cursor
         pendulum.parse(orders[len(orders) // 2].last_modified).in_timezone("Europe/Brussels").start_of("day")
     )
     first, last = busy.subtract(days=1), busy.add(days=1)  # three daily intervals, in Brussels time
-    airflow.cli(
-        "backfill", "create", "--dag-id", EXTRACT,
-        "--from-date", first.isoformat(), "--to-date", last.isoformat(), "--reprocess-behavior", "none",
-    )  # fmt: skip
-
-    def backfill_runs() -> list[dict[str, Any]]:
-        return [r for r in airflow.runs(EXTRACT) if r["run_type"] == "backfill"]
+    command = ["backfill", "create", "--dag-id", EXTRACT, "--from-date", first.isoformat()]
+    command += ["--to-date", last.isoformat(), "--reprocess-behavior", "none"]
+    for attempt in range(5):  # SQLite: a write beside the scheduler's can fail at once as "locked"
+        try:
+            airflow.cli(*command)
+            break
+        except LiveAirflowError as exc:
+            if "database is locked" not in str(exc) or attempt == 4 or backfill_runs(airflow):
+                raise
+            time.sleep(5)
 
     deadline = time.monotonic() + 900
     while not (
-        len(backfill_runs()) >= 3 and all(r["state"] in {"success", "failed"} for r in backfill_runs())
+        len(backfill_runs(airflow)) >= 3
+        and all(r["state"] in {"success", "failed"} for r in backfill_runs(airflow))
     ):
-        assert time.monotonic() < deadline, backfill_runs()
+        assert time.monotonic() < deadline, backfill_runs(airflow)
         time.sleep(3)
-    runs = backfill_runs()
+    runs = backfill_runs(airflow)
     assert len(runs) == 3 and {r["state"] for r in runs} == {"success"}, runs
     intervals = sorted(
         (parse_cursor(r["data_interval_start"]), parse_cursor(r["data_interval_end"])) for r in runs
