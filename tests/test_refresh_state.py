@@ -30,9 +30,14 @@ def _loaded_at(config, when: datetime | None) -> None:
             con.execute("insert into audit.batches values ('b1', ?)", [when])
 
 
-def _published_at(config, when: datetime) -> None:
+def _published_at(config, when: datetime, *, parquet_swapped: bool = True) -> None:
     with duckdb.connect(str(config.marts_path)) as con:
-        con.execute("create table _published as select ?::timestamptz as published_at", [when])
+        con.execute(
+            "create table _published as select ?::timestamptz as published_at, 'v1' as version", [when]
+        )
+    config.published_dir.mkdir(parents=True, exist_ok=True)
+    if parquet_swapped:
+        (config.published_dir / "parquet").symlink_to("parquet-v1")
 
 
 def test_nothing_loaded_is_nothing_to_refresh(config) -> None:
@@ -54,6 +59,12 @@ def test_loads_newer_than_the_published_version_need_a_refresh(config, loaded, p
     if published is not None:
         _published_at(config, published)
     assert has_unpublished_loads(config) is expected
+
+
+def test_a_publish_killed_before_its_parquet_swap_is_unfinished(config) -> None:
+    _loaded_at(config, STAMP)
+    _published_at(config, STAMP + timedelta(minutes=5), parquet_swapped=False)
+    assert has_unpublished_loads(config)
 
 
 def test_the_docs_page_is_current_until_the_dbt_project_changes(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ A run that loaded nothing new skips dbt and publish, unless an earlier load was 
 
 from __future__ import annotations
 
+import os
+
 import duckdb
 
 from engage.config import PipelineConfig
@@ -38,7 +40,8 @@ def docs_are_current(config: PipelineConfig) -> bool:
 
 
 def has_unpublished_loads(config: PipelineConfig) -> bool:
-    """True when a batch was loaded after the published version was made (or nothing is published)."""
+    """True when a batch was loaded after the published version was made, nothing is published, or
+    the last publish did not finish (its Parquet link does not point at its version)."""
     if not config.warehouse_path.exists():
         return False
     release_in_process_dbt()
@@ -56,5 +59,10 @@ def has_unpublished_loads(config: PipelineConfig) -> bool:
         if not config.marts_path.exists():
             return True
         con.execute("attach ? as published (read_only)", [str(config.marts_path)])
-        published_at = con.execute("select max(published_at) from published.main._published").fetchone()[0]
-    return published_at is None or last_load > published_at
+        published_at, version = con.execute(
+            "select published_at, version from published.main._published"
+        ).fetchone()
+    # A publish killed between replacing the database and swapping the Parquet link is unfinished.
+    link = config.published_dir / "parquet"
+    finished = link.is_symlink() and os.readlink(link) == f"parquet-{version}"
+    return not finished or published_at is None or last_load > published_at
