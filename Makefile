@@ -20,8 +20,12 @@ demo: env  ## simulator -> landing -> DuckDB -> dbt -> data/marts.duckdb, Parque
 
 # Two workers (the machine's two cores); each test module stays on one worker (tests/conftest.py).
 PYTEST_WORKERS ?= 2
-test: env manifest  ## the whole suite: unit, contract, integration, dbt, Airflow DAGs
-	$(RUN) pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
+test: env manifest  ## the whole suite: unit, contract, integration, dbt, Airflow DAGs (not the live Airflow)
+	$(RUN) pytest -q -n $(PYTEST_WORKERS) --dist loadgroup -m "not live_airflow"
+
+.PHONY: live-airflow
+live-airflow: env manifest  ## the event path under a live Airflow (api-server, scheduler, dag-processor): ~10+ min
+	$(RUN) pytest -q -s -m live_airflow tests/test_live_airflow.py
 
 lint: env
 	$(RUN) ruff check .
@@ -38,10 +42,11 @@ simulator: env  ## the partner-system simulator on 127.0.0.1:8765, in the foregr
 clean:
 	rm -rf data dbt_project/target dbt_project/logs
 
-bench: env  ## landing and loading throughput vs a row-by-row baseline -> bench/results/latest.json
+bench: env manifest  ## loading throughput -> bench/results/latest.json; live Airflow vs CLI -> bench/results/airflow.json
 	$(RUN) python bench/bench_load.py
 	$(RUN) python bench/bench_extract.py  # hardened vs plain HTTP client -> bench/results/extract.json
 	$(RUN) python bench/bench_landed_rows.py  # pretix daily rows: check-in snapshot vs order feed
+	$(RUN) python bench/bench_airflow.py
 
 .PHONY: reliability
 reliability: env  ## full size: 30 % faults on every stream, SIGKILL at every point, readers during refreshes

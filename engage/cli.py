@@ -105,8 +105,23 @@ def print_kpis(database: Path) -> None:
     console.print(table)
 
 
-def _run(config: PipelineConfig, only_source: str | None) -> None:
+def _publish_blocked(config: PipelineConfig, command: str, exc: Exception) -> typer.Exit:
+    """Say why the publish was held back, alert through the configured notifiers, exit 1."""
+    from engage.orchestration.alerts import Alert, notifiers_for, send_alert
+
+    console.print(f"[bold red]publish blocked[/] {exc}", highlight=False)
+    alert = Alert(
+        "engage-cli", command, "all", "all", str(exc), f"`engage {command}` on {socket.gethostname()}"
+    )
+    send_alert(alert, notifiers_for(config.alerts))
+    return typer.Exit(1)
+
+
+def _run(
+    config: PipelineConfig, only_source: str | None, *, rebuild: bool = False, allow_shrink: bool = False
+) -> None:
     from engage.pipeline import run_pipeline
+    from engage.warehouse.publish_gate import PublishBlocked
 
     with _progress() as progress:
         tasks = {
@@ -127,15 +142,23 @@ def _run(config: PipelineConfig, only_source: str | None) -> None:
             counts[(source, stream)] += n
             progress.update(tasks[(source, stream)], detail=f"{counts[(source, stream)]:,} records")
 
-        summary = run_pipeline(
-            config,
-            only_source=only_source,
-            on_stage=lambda stage: progress.update(stage_task, detail=stage),
-            on_extract_page=on_page,
-            on_dbt_node=on_dbt_node,
-        )
+        try:
+            summary = run_pipeline(
+                config,
+                only_source=only_source,
+                on_stage=lambda stage: progress.update(stage_task, detail=stage),
+                on_extract_page=on_page,
+                on_dbt_node=on_dbt_node,
+                rebuild=rebuild,
+                allow_shrink=allow_shrink,
+            )
+        except PublishBlocked as exc:
+            progress.update(stage_task, detail="publish blocked")
+            raise _publish_blocked(config, "run", exc) from None
         progress.update(stage_task, detail="done")
     print_summary(summary)
+    if summary.skipped:
+        console.print(f"{summary.skipped} (`engage run --rebuild` to rebuild anyway)")
     if summary.published:
         console.print(
             f"published: {summary.published.database}, "
@@ -144,11 +167,30 @@ def _run(config: PipelineConfig, only_source: str | None) -> None:
     print_kpis(config.marts_path)
 
 
+AllowShrinkOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-shrink",
+        help="publish even if a fact table or headline KPI shrinks (a deliberate change)",
+    ),
+]
+
+
 @app.command()
-def run(config: ConfigOption = None, source: str | None = None, verbose: bool = False) -> None:
-    """Extract every configured stream, load, build the warehouse with dbt and publish the marts."""
+def run(
+    config: ConfigOption = None,
+    source: str | None = None,
+    verbose: bool = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="dbt build and publish even when nothing new was loaded")
+    ] = False,
+    allow_shrink: AllowShrinkOption = False,
+) -> None:
+    """Extract every configured stream, load, build the warehouse with dbt and publish the marts.
+
+    When nothing new was loaded and the published version is current, dbt and publish are skipped."""
     _setup_logging(verbose)
-    _run(_config(config), source)
+    _run(_config(config), source, rebuild=rebuild, allow_shrink=allow_shrink)
 
 
 def _listening(host: str, port: int) -> bool:
@@ -257,13 +299,19 @@ def transform(config: ConfigOption = None) -> None:
 
 
 @app.command(name="publish")
-def publish_command(config: ConfigOption = None) -> None:
-    """Replace the analysts' read-only database, Parquet files and report atomically."""
+def publish_command(config: ConfigOption = None, allow_shrink: AllowShrinkOption = False) -> None:
+    """Replace the analysts' read-only database, Parquet files and report atomically.
+
+    Held back (exit 1, an alert) when a fact table or headline KPI would shrink, unless --allow-shrink."""
     from engage.warehouse.dbt import generate_docs
     from engage.warehouse.publish import publish
+    from engage.warehouse.publish_gate import PublishBlocked
 
     cfg = _config(config)
-    result = publish(cfg, docs_page=generate_docs(cfg))
+    try:
+        result = publish(cfg, docs_page=generate_docs(cfg), allow_shrink=allow_shrink)
+    except PublishBlocked as exc:
+        raise _publish_blocked(cfg, "publish", exc) from None
     console.print(f"published {len(result.tables)} tables to {result.database}")
 
 

@@ -67,6 +67,14 @@ class RetentionSettings(StrictModel):
     keep_loaded_only: bool = True
 
 
+class PublishSettings(StrictModel):
+    """The publish gate (engage/warehouse/publish_gate.py): how far the published marts may shrink."""
+
+    # A fact table's rows or a headline KPI count may fall by this share of the published figure
+    # (plus the rows recorded erasures removed) before the publish is blocked; 0: no shrinkage.
+    max_shrink_percent: float = Field(0.0, ge=0, le=100)
+
+
 class WebhookSettings(StrictModel):
     """The partner-push receiver (`engage webhooks`, engage/webhooks/; docs/webhooks.md)."""
 
@@ -166,6 +174,7 @@ class PipelineConfig(StrictModel):
     privacy: Privacy = Privacy()
     alerts: AlertSettings = AlertSettings()
     retention: RetentionSettings = RetentionSettings()
+    publish: PublishSettings = PublishSettings()
     webhooks: WebhookSettings = WebhookSettings()
     dbt_project_dir: Path = Path("../dbt_project")
     timezone: str = "Europe/Brussels"

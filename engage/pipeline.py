@@ -12,6 +12,7 @@ from engage.warehouse.dbt import NodeResult, TransformError, build, generate_doc
 from engage.warehouse.freshness import SourceFreshness, check_freshness
 from engage.warehouse.loader import LoadResult, load_pending
 from engage.warehouse.publish import PublishResult, publish
+from engage.warehouse.refresh_state import has_unpublished_loads
 from engage.warehouse.survey_coverage import FormCoverage, survey_coverage, unmapped_form_lines
 
 
@@ -34,6 +35,8 @@ class RunSummary:
     published: PublishResult | None = None
     survey_forms: list[FormCoverage] = field(default_factory=list)
     freshness: list[SourceFreshness] = field(default_factory=list)
+    # Why dbt and publish did not run (nothing new loaded), or "" when they ran.
+    skipped: str = ""
 
     def stream(self, source: str, stream: str) -> StreamSummary:
         return self.streams.setdefault((source, stream), StreamSummary(source, stream))
@@ -88,8 +91,15 @@ def run_pipeline(
     on_stage: Callable[[str], None] | None = None,
     on_extract_page: Callable[[str, str, int], None] | None = None,
     on_dbt_node: Callable[[str, str], None] | None = None,
+    rebuild: bool = False,
+    allow_shrink: bool = False,
 ) -> RunSummary:
-    """Extract every configured stream, load what landed, build the warehouse, publish the marts."""
+    """Extract every configured stream, load what landed, build the warehouse, publish the marts.
+
+    Nothing new loaded and the published version current: dbt and publish are skipped (the
+    summary says why), unless `rebuild`. `allow_shrink` lets a deliberate shrinkage through the
+    publish gate (engage/warehouse/publish_gate.py).
+    """
     check_ready(config)
     summary = RunSummary()
     notify = on_stage or (lambda stage: None)
@@ -103,16 +113,26 @@ def run_pipeline(
 
         summary.add_extract(extract_stream(config, source_name, stream_name, on_page=on_page))
     notify("load")
-    for result in load_pending(config):
+    loaded = load_pending(config)
+    for result in loaded:
         summary.add_load(result)
+    if not rebuild and not loaded and not has_unpublished_loads(config):
+        summary.skipped = "nothing new loaded and the published version is current: dbt and publish skipped"
+        notify("skipped")
+        _check_freshness(config, summary)  # a source that went quiet is exactly what freshness is for
+        return summary
     notify("transform")
     summary.dbt_nodes = transform(config, on_dbt_node=on_dbt_node)
     summary.survey_forms = survey_coverage(config)
     notify("publish")
-    summary.published = publish(config, docs_page=generate_docs(config))
-    notify("freshness")
-    summary.freshness = check_freshness(config)
+    summary.published = publish(config, docs_page=generate_docs(config), allow_shrink=allow_shrink)
+    _check_freshness(config, summary)
+    return summary
+
+
+def _check_freshness(config: PipelineConfig, summary: RunSummary) -> None:
+    """`dbt source freshness` of what is loaded; a stale source is in the summary and alerted."""
     from engage.orchestration.freshness_alerts import alert_stale
 
+    summary.freshness = check_freshness(config)
     alert_stale(config, summary.freshness, where="engage run")
-    return summary

@@ -40,19 +40,63 @@ def test_dags_import_without_errors(dagbag) -> None:
 
 def test_dag_structure(dagbag) -> None:
     extract = dagbag.get_dag("engage_extract_pretix_test")
-    assert {t.task_id for t in extract.tasks} == {"extract_events", "extract_orders", "extract_checkins"}
+    streams = {"extract_events", "extract_orders", "extract_checkins"}
+    assert {t.task_id for t in extract.tasks} == {*streams, "source_landed"}
     assert "engage" in extract.tags and extract.timezone.name == "Europe/Brussels"
     for task in extract.tasks:
         assert task.retries == 3 and task.owner == "data-engineering"
-        assert [o.uri for o in task.outlets] == [
-            f"engage://landing/pretix_test/{task.task_id.removeprefix('extract_')}"
-        ]
+    # One event per source run, once all its streams are done; the streams themselves raise none.
+    assert all(extract.get_task(t).outlets == [] for t in streams)
+    landed = extract.get_task("source_landed")
+    assert [o.uri for o in landed.outlets] == ["engage://landing/pretix_test"]
+    assert landed.upstream_task_ids == streams and landed.trigger_rule == "none_failed_min_one_success"
     warehouse = dagbag.get_dag("engage_warehouse")
-    writers = [t for t in warehouse.tasks if t.task_id in {"load", "publish"} or t.task_id.startswith("dbt.")]
-    assert len(writers) == len(warehouse.tasks) and len(writers) > 3
-    assert {t.pool for t in writers} == {"engage_writer"}
+    assert [t.task_id for t in warehouse.topological_sort()] == ["load", "dbt_build", "publish"]
+    assert {t.pool for t in warehouse.tasks} == {"engage_writer"}
     publish = warehouse.get_task("publish")
     assert [o.uri for o in publish.outlets] == ["engage://warehouse/marts"]
+    # Scheduled on the whole source run, and on the per-stream assets partner pushes raise.
+    scheduled = {asset.uri for asset in warehouse.timetable.asset_condition.objects}
+    assert scheduled == {"engage://landing/pretix_test"} | {
+        f"engage://landing/pretix_test/{s}" for s in ("events", "orders", "checkins")
+    }
+
+
+def test_the_dag_files_parse_in_under_a_second(airflow_env: Path) -> None:
+    import importlib
+    import sys
+    import time
+
+    for name in ("dags.engage_warehouse", "dags.engage_extract"):
+        sys.modules.pop(name, None)
+        started = time.process_time()  # CPU time: other jobs on the machine do not count
+        importlib.import_module(name)
+        assert time.process_time() - started < 1.0, name
+
+
+@pytest.mark.parametrize(
+    ("run_type", "conf", "windowed"),
+    [("backfill", {}, True), ("scheduled", {}, False), ("manual", {"window": "data_interval"}, True)],
+)
+def test_the_run_window_reads_the_run_type_by_value(run_type: str, conf: dict, windowed: bool) -> None:
+    """A live task sees the Task SDK's enum (DagRunType.BACKFILL), whose str() is not its value."""
+    from types import SimpleNamespace
+
+    import pendulum
+    from airflow.sdk.api.datamodels._generated import DagRunType
+
+    from engage.orchestration.dag_factory import run_window
+
+    start = pendulum.datetime(2024, 3, 1, tz="Europe/Brussels")
+    context = {
+        "dag_run": SimpleNamespace(run_type=DagRunType(run_type), conf=conf),
+        "data_interval_start": start,
+        "data_interval_end": start.add(days=3),
+    }
+    window = run_window(context)
+    assert (window is not None) == windowed
+    if windowed:
+        assert (window.start, window.end) == (start.isoformat(), start.add(days=3).isoformat())
 
 
 def test_a_new_source_in_the_config_adds_its_dag(airflow_env: Path, tmp_path: Path) -> None:
@@ -83,7 +127,7 @@ def test_extract_then_warehouse_dag_runs_publish_the_marts(dagbag, airflow_env: 
     extract_run = _without_retries(dagbag.get_dag("engage_extract_pretix_test")).test()
     assert extract_run.state == DagRunState.SUCCESS
     states = {ti.task_id: ti.state for ti in extract_run.get_task_instances()}
-    assert set(states.values()) == {TaskInstanceState.SUCCESS} and len(states) == 3
+    assert set(states.values()) == {TaskInstanceState.SUCCESS} and len(states) == 4
     assert len(list(config.landing_dir.glob("pretix_test/*/batch=*/_MANIFEST.json"))) == 3
 
     warehouse_run = _without_retries(dagbag.get_dag("engage_warehouse")).test()
@@ -95,6 +139,20 @@ def test_extract_then_warehouse_dag_runs_publish_the_marts(dagbag, airflow_env: 
         participations = con.execute("select count(*) from fct_participation where is_attended").fetchone()[0]
     assert activities > 250
     assert participations > 13_000
+
+    # Quiet: a second run finds nothing new, lands nothing and raises no event; the warehouse
+    # run that follows anyway (say, triggered by hand) skips dbt and publish.
+    again = {
+        ti.task_id: ti.state
+        for ti in dagbag.get_dag("engage_extract_pretix_test").test().get_task_instances()
+    }
+    assert again["extract_orders"] == again["extract_checkins"] == TaskInstanceState.SKIPPED
+    assert (
+        again["source_landed"] == TaskInstanceState.SKIPPED
+        or again["extract_events"] == TaskInstanceState.SUCCESS
+    )
+    idle = {ti.task_id: ti.state for ti in dagbag.get_dag("engage_warehouse").test().get_task_instances()}
+    assert set(idle.values()) == {TaskInstanceState.SKIPPED}, idle
 
 
 def test_a_run_over_a_past_interval_lands_exactly_that_interval(

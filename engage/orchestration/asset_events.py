@@ -172,14 +172,25 @@ _REFRESH_LOCK = threading.Lock()
 
 def refresh_in_process(config: PipelineConfig, batches: list[LandedBatch]) -> None:
     """Load what landed, dbt build, publish: what `engage_warehouse` does, in this process."""
+    from engage.orchestration.alerts import Alert, notifiers_for, send_alert
     from engage.warehouse.dbt import build
     from engage.warehouse.loader import load_pending
     from engage.warehouse.publish import publish
+    from engage.warehouse.publish_gate import PublishBlocked
+    from engage.warehouse.refresh_state import has_unpublished_loads
 
     with _REFRESH_LOCK:  # concurrent pushes refresh one after the other (the writer slot also waits)
-        load_pending(config)
+        if not load_pending(config) and not has_unpublished_loads(config):
+            return  # an earlier refresh already took these batches in
         build(config)
-        publish(config)
+        try:
+            publish(config)
+        except PublishBlocked as exc:
+            alert = Alert(
+                "engage-webhooks", "publish", "all", "all", str(exc), "in-process refresh after a push"
+            )
+            send_alert(alert, notifiers_for(config.alerts))
+            raise
 
 
 class BackgroundRefresh:

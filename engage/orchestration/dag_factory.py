@@ -1,14 +1,13 @@
 """Airflow DAGs built from the pipeline configuration; the files in dags/ only call these.
 
-Parsing stays cheap: the configuration is a small YAML file, the dbt graph comes from a manifest
-built ahead (`make manifest`), and every heavy import happens inside the task that needs it.
+Parsing stays cheap: the configuration is a small YAML file, nothing of dbt is rendered at parse
+time (the warehouse DAG runs dbt as one task, see docs/webhooks.md), and every heavy import
+happens inside the task that needs it.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -24,10 +23,16 @@ START_DATE = pendulum.datetime(2019, 1, 1, tz="Europe/Brussels")
 
 
 def landed_asset(source_name: str, stream: str) -> Asset:
-    """Stable per stream: consumers schedule on it whatever the landing zone's location."""
+    """Stable per stream: a partner push (webhook) raises it for the one stream it landed."""
     return Asset(
         name=f"engage_landing_{source_name}_{stream}", uri=f"engage://landing/{source_name}/{stream}"
     )
+
+
+def source_landed_asset(source_name: str) -> Asset:
+    """Stable per source: raised once a source's extract run has landed all its streams."""
+    # Not engage_landing_<source>: that could be source "a" + stream "b_c" as well as source "a_b".
+    return Asset(name=f"engage_source_landed_{source_name}", uri=f"engage://landing/{source_name}")
 
 
 def _alert_callback(config: PipelineConfig, source: str, stream: str) -> Any:
@@ -52,11 +57,14 @@ def _default_args(owner: str) -> dict[str, Any]:
 def run_window(context: Any) -> Any:
     """The cursor window a run covers: its data interval for a backfill run (or a run triggered
     with conf {"window": "data_interval"}), else None: continue from the committed cursors."""
+    from airflow.utils.types import DagRunType
+
     from extractors.streams import Window
 
     dag_run = context["dag_run"]
     asked = (dag_run.conf or {}).get("window") == "data_interval"
-    if str(dag_run.run_type) not in {"backfill", "DagRunType.BACKFILL_JOB"} and not asked:
+    # By value: a live task sees the Task SDK's own enum (DagRunType.BACKFILL, value "backfill").
+    if DagRunType(dag_run.run_type) != DagRunType.BACKFILL_JOB and not asked:
         return None
     return Window(context["data_interval_start"].isoformat(), context["data_interval_end"].isoformat())
 
@@ -76,19 +84,20 @@ def build_extract_dag(config: PipelineConfig, source_name: str) -> DAG:
         tags=["engage", "extract", source.kind],
         doc_md=(
             f"Lands every stream of **{source_name}** ({source.kind}, {source.location}) as NDJSON.gz "
-            "batches with manifests. Never opens the warehouse: each task emits the asset of its "
-            "stream and the warehouse DAG loads what landed."
+            "batches with manifests. Never opens the warehouse. A stream with nothing new is skipped; "
+            "`source_landed` emits the source's asset once every stream is done (at least one "
+            "landed, none failed), and the warehouse DAG loads what landed."
         ),
     ) as dag:
+        extracts = []
         for stream in source.streams:
 
             @task(
-                task_id=f"extract_{stream}",
-                outlets=[landed_asset(source_name, stream)],
-                on_failure_callback=_alert_callback(config, source_name, stream),
+                task_id=f"extract_{stream}", on_failure_callback=_alert_callback(config, source_name, stream)
             )
             def extract(stream_name: str = stream) -> dict[str, Any]:
                 from airflow.sdk import get_current_context
+                from airflow.sdk.exceptions import AirflowSkipException
 
                 from engage.extract import extract_stream
 
@@ -96,9 +105,33 @@ def build_extract_dag(config: PipelineConfig, source_name: str) -> DAG:
                 result = extract_stream(
                     load_config(config.config_path), source_name, stream_name, window=window
                 )
+                if result.batch_id is None:  # quiet: a stream with nothing new raises no event
+                    raise AirflowSkipException(f"{source_name}/{stream_name}: {result.note or 'nothing new'}")
                 return {"batch_id": result.batch_id, "records": result.records, "note": result.note}
 
-            extract()
+            extracts.append(extract())
+
+        @task(
+            task_id="source_landed",
+            outlets=[source_landed_asset(source_name)],
+            # Once every stream is done: at least one landed, none failed (a failed stream's
+            # siblings are loaded by the next refresh, never half a source's run on its own).
+            trigger_rule="none_failed_min_one_success",
+        )
+        def source_landed() -> dict[str, Any]:
+            from airflow.sdk import get_current_context
+
+            context = get_current_context()
+            ids = [f"extract_{stream}" for stream in source.streams]
+            batches = [b for b in context["ti"].xcom_pull(task_ids=ids) or [] if b]  # skipped: none
+            extra = {
+                "batches": [b["batch_id"] for b in batches],
+                "records": sum(b["records"] for b in batches),
+            }
+            context["outlet_events"][source_landed_asset(source_name)].extra = extra
+            return extra
+
+        extracts >> source_landed()
     return dag
 
 
@@ -108,59 +141,20 @@ def build_extract_dags(config: PipelineConfig | None = None) -> dict[str, DAG]:
     return {dag.dag_id: dag for dag in dags}
 
 
-def _dbt_task_group(config: PipelineConfig) -> Any:
-    # No usage telemetry from Cosmos, wherever the DAGs are parsed (an explicit setting still wins).
-    os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
-    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
+def _run_conf(key: str) -> bool:
+    from airflow.sdk import get_current_context
 
-    from engage.warehouse.dbt import build_exclusions, dbt_vars
-
-    manifest = config.dbt_dir / "target" / "manifest.json"
-    if not manifest.exists():
-        raise FileNotFoundError(f"{manifest} is missing: build it with `make manifest` (dbt parse)")
-    env = {"ENGAGE_WAREHOUSE_PATH": str(config.warehouse_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    return DbtTaskGroup(
-        group_id="dbt",
-        project_config=ProjectConfig(
-            dbt_project_path=config.dbt_dir,
-            manifest_path=manifest,
-            project_name="engage",
-            env_vars=env,
-            install_dbt_deps=False,
-        ),
-        profile_config=ProfileConfig(
-            profile_name="engage",
-            target_name="warehouse",
-            profiles_yml_filepath=Path(config.dbt_dir) / "profiles.yml",
-        ),
-        execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL,
-            invocation_mode=InvocationMode.DBT_RUNNER,
-            # A relationship test runs once both its parents are built, in a task of its own.
-            test_indirect_selection=TestIndirectSelection.CAUTIOUS,
-        ),
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.BUILD,  # one `dbt build` per node: model and its tests together
-            emit_datasets=False,  # Cosmos' own assets embed absolute DuckDB paths; we emit MARTS_ASSET
-            enable_mock_profile=False,
-            should_detach_multiple_parents_tests=True,
-            exclude=build_exclusions(config),  # the demo's headline-figure tests, outside the demo
-        ),
-        # The same dbt vars as `engage run` (demo flag, survey forms, time zones, freshness).
-        operator_args={"pool": WRITER_POOL, "vars": dbt_vars(config)},
-        default_args={"retries": 1},
-    )
+    return bool((get_current_context()["dag_run"].conf or {}).get(key))
 
 
 def build_warehouse_dag(config: PipelineConfig | None = None) -> DAG:
     config = config or load_config()
-    assets = [landed_asset(name, stream) for name, src in config.sources.items() for stream in src.streams]
+    sources = [source_landed_asset(name) for name in config.sources]
+    pushes = [landed_asset(name, stream) for name, src in config.sources.items() for stream in src.streams]
     with DAG(
         dag_id="engage_warehouse",
         description="Load landed batches, build the warehouse with dbt, publish the marts",
-        schedule=AssetAny(*assets),
+        schedule=AssetAny(*sources, *pushes),
         start_date=START_DATE.in_timezone(config.timezone),
         catchup=False,
         max_active_runs=1,
@@ -170,23 +164,34 @@ def build_warehouse_dag(config: PipelineConfig | None = None) -> DAG:
         },
         tags=["engage", "warehouse"],
         doc_md=(
-            "Runs whenever a stream lands a batch. Every task takes the one-slot `engage_writer` "
-            "pool: DuckDB has a single writer. Emits `engage_marts` once the published copy is "
-            "replaced."
+            "Runs when a source's extract run has landed all its streams (`engage://landing/<source>`) "
+            "or a partner push landed one (`engage://landing/<source>/<stream>`), and loads what is "
+            "committed then. Nothing new loaded: dbt and publish are skipped (conf "
+            '`{"rebuild": true}` rebuilds anyway). dbt is one `dbt build` process; its log lists each '
+            "node as it finishes. The publish gate keeps the published version when a fact table or "
+            'headline KPI would shrink (conf `{"allow_shrink": true}` for a deliberate change). Every '
+            "task takes the one-slot `engage_writer` pool: DuckDB has a single writer. Emits "
+            "`engage_marts` once the published copy is replaced."
         ),
     ) as dag:
 
         @task(pool=WRITER_POOL)
         def load() -> dict[str, Any]:
+            from airflow.sdk.exceptions import AirflowSkipException
+
             from engage.orchestration.freshness_alerts import alert_stale
             from engage.warehouse.freshness import check_freshness
             from engage.warehouse.loader import load_pending
+            from engage.warehouse.refresh_state import has_unpublished_loads
 
             current = load_config(config.config_path)
             results = load_pending(current)
-            # Freshness of what is now loaded: a stale source alerts, the refresh goes on.
+            # Freshness of what is now loaded, before any skip: a source that went quiet is exactly
+            # the case to alert on. A stale source alerts; the refresh goes on.
             freshness = check_freshness(current)
             alert_stale(current, freshness, where="engage_warehouse")
+            if not results and not _run_conf("rebuild") and not has_unpublished_loads(current):
+                raise AirflowSkipException("nothing new loaded and the published version is current")
             return {
                 "batches": len(results),
                 "loaded": sum(r.loaded for r in results),
@@ -194,13 +199,38 @@ def build_warehouse_dag(config: PipelineConfig | None = None) -> DAG:
                 "stale_sources": [item.line() for item in freshness if item.is_stale],
             }
 
+        @task(pool=WRITER_POOL)
+        def dbt_build() -> dict[str, int]:
+            import logging
+
+            from engage.warehouse.dbt import build
+
+            node_log = logging.getLogger("engage.dbt")
+            nodes = build(
+                load_config(config.config_path),
+                on_node=lambda name, status: node_log.info("%s %s", name, status),
+            )
+            statuses: dict[str, int] = {}
+            for node in nodes:
+                statuses[node.status] = statuses.get(node.status, 0) + 1
+            return {"nodes": len(nodes), **statuses}
+
         @task(pool=WRITER_POOL, outlets=[MARTS_ASSET])
         def publish() -> dict[str, int]:
+            from airflow.sdk.exceptions import AirflowFailException
+
             from engage.warehouse.dbt import generate_docs
             from engage.warehouse.publish import publish as publish_marts
+            from engage.warehouse.publish_gate import PublishBlocked
+            from engage.warehouse.refresh_state import docs_are_current
 
             current = load_config(config.config_path)
-            return publish_marts(current, docs_page=generate_docs(current)).tables
+            docs = None if docs_are_current(current) else generate_docs(current)  # None: the page stays
+            try:
+                published = publish_marts(current, docs_page=docs, allow_shrink=_run_conf("allow_shrink"))
+            except PublishBlocked as exc:  # no retry: the same marts would be blocked again
+                raise AirflowFailException(str(exc)) from None
+            return published.tables
 
-        load() >> _dbt_task_group(config) >> publish()
+        load() >> dbt_build() >> publish()
     return dag

@@ -329,7 +329,7 @@ def erase_person(
             with _command_line_without_identifiers():
                 run_dbt(config, ["build"], hold_writer_slot=False)
     if republish:
-        result = publish(config)
+        result = publish(config, allow_shrink=True)  # the erasure is the recorded reason
         _prune_old_parquet(config)
         summary.published_version = result.parquet_dir.resolve().name.removeprefix("parquet-")
         with writer_slot(config.warehouse_path), duckdb.connect(str(config.warehouse_path)) as con:

@@ -18,6 +18,7 @@ import duckdb
 from engage.config import PipelineConfig
 from engage.landing.batches import new_batch_id
 from engage.report.kpis import write_report
+from engage.warehouse.publish_gate import check_shrinkage
 from engage.warehouse.schema import quote_identifier, release_in_process_dbt
 from engage.warehouse.writer_slot import writer_slot
 
@@ -94,10 +95,14 @@ def _publish_docs(static_page: Path | None, published: Path) -> Path | None:
     return target
 
 
-def publish(config: PipelineConfig, *, docs_page: Path | None = None) -> PublishResult:
+def publish(
+    config: PipelineConfig, *, docs_page: Path | None = None, allow_shrink: bool = False
+) -> PublishResult:
     """Copy every table of the `marts` schema to the published database, Parquet and report.
 
     `docs_page`: the static page of `dbt docs generate --static`, published as `docs.html`.
+    Raises PublishBlocked (the published version stays) when a fact table or headline KPI would
+    shrink beyond `publish.max_shrink_percent` unexplained by erasures, unless `allow_shrink`.
     """
     marts_path = config.marts_path
     published = config.published_dir
@@ -110,15 +115,19 @@ def publish(config: PipelineConfig, *, docs_page: Path | None = None) -> Publish
         # Everything from here to the symlink swap holds the slot: leftovers of a killed publish
         # are removed safely, and two publishes cannot swap in their versions out of order.
         _remove_leftovers(marts_path, published)
-        parquet_version.mkdir()
         release_in_process_dbt()
-        with duckdb.connect(str(temporary)) as con:
-            con.execute("attach ? as warehouse (read_only)", [str(config.warehouse_path)])
-            tables = mart_tables(con, "warehouse")
-            if not tables:
+        with duckdb.connect(":memory:") as gate:
+            gate.execute("attach ? as warehouse (read_only)", [str(config.warehouse_path)])
+            if not mart_tables(gate, "warehouse"):
                 raise RuntimeError(
                     f"no tables in schema {MARTS_SCHEMA} of {config.warehouse_path}: run dbt first"
                 )
+            if not allow_shrink:
+                check_shrinkage(gate, marts_path, tolerance_percent=config.publish.max_shrink_percent)
+        parquet_version.mkdir()
+        with duckdb.connect(str(temporary)) as con:
+            con.execute("attach ? as warehouse (read_only)", [str(config.warehouse_path)])
+            tables = mart_tables(con, "warehouse")
             counts = {}
             for table in tables:
                 name = quote_identifier(table)
