@@ -17,7 +17,8 @@ import duckdb
 
 from engage.config import PipelineConfig
 from engage.landing.batches import new_batch_id
-from engage.report.kpis import write_report
+from engage.report.build import ReportFiles, build_report, record_published
+from engage.warehouse.quality import copy_quality_figures
 from engage.warehouse.schema import quote_identifier, release_in_process_dbt
 from engage.warehouse.writer_slot import writer_slot
 
@@ -32,6 +33,7 @@ class PublishResult:
     report: Path
     tables: dict[str, int]
     docs: Path | None = None
+    report_files: ReportFiles | None = None  # report.md (`report`), report.html, report.pdf
 
 
 def _fsync(path: Path) -> None:
@@ -74,6 +76,7 @@ def _remove_leftovers(marts_path: Path, published: Path) -> None:
         *marts_path.parent.glob(f".{marts_path.name}.*.tmp*"),
         *published.glob(".parquet.*.tmp"),
         *published.glob(".docs.html.*.tmp"),
+        *published.glob(".report*.tmp"),
     ]:
         leftover.unlink(missing_ok=True)
     link = published / "parquet"
@@ -131,14 +134,18 @@ def publish(config: PipelineConfig, *, docs_page: Path | None = None) -> Publish
                 "create table main._published as select ?::timestamptz as published_at, ? as version",
                 [datetime.now(UTC), version],
             )
+            copy_quality_figures(con, "warehouse")  # the report needs nothing but the published copy
             con.execute("detach warehouse")
             con.execute("checkpoint")
-        report = write_report(temporary, published, version)
+        # Built from the new copy before it replaces the old one: a report that cannot be built
+        # fails the publish, and analysts keep the previous, consistent version of everything.
+        report = build_report(temporary, published)
         _fsync(temporary)
         os.chmod(temporary, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)  # analysts read, never write
         os.replace(temporary, marts_path)
         _fsync(marts_path.parent)
         _swap_symlink(published / "parquet", parquet_version.name)
         _prune_versions(published, parquet_version.name)
+        record_published(marts_path, published)  # only now is this version the published one
         docs = _publish_docs(docs_page, published)
-    return PublishResult(marts_path, published / "parquet", report, counts, docs)
+    return PublishResult(marts_path, published / "parquet", report.markdown, counts, docs, report)

@@ -1,0 +1,67 @@
+"""Build the programme report from a published copy: report.md, report.html and report.pdf.
+
+Everything comes from one read-only connection to the published database (and the headline
+history beside it), so the report of a version can be rebuilt at any time with `engage report`.
+Each file is written aside and renamed over the old one: a reader never sees half a report.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from engage.report import history
+from engage.report.kpis import write_report
+from engage.report.page import build_charts, render_page
+from engage.report.pdf import html_to_pdf
+from engage.report.queries import headline, published_version, read_report_data
+
+log = logging.getLogger(__name__)
+HTML_FILE, PDF_FILE = "report.html", "report.pdf"
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    markdown: Path
+    html: Path
+    pdf: Path | None
+    version: str
+    seconds: float  # wall time of the whole build
+
+
+def _replace(target: Path, content: bytes) -> None:
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(content)
+    os.replace(temporary, target)
+
+
+def build_report(database: Path, published: Path, *, pdf: bool = True) -> ReportFiles:
+    """Write the report of the version in `database` into `published` (the folder of report.md)."""
+    started = time.perf_counter()
+    published.mkdir(parents=True, exist_ok=True)
+    data = read_report_data(database)
+    version = data.version["version"]
+    before = history.previous(history.read_history(published), version)
+    html = render_page(data, build_charts(data), before)
+    _replace(published / HTML_FILE, html.encode("utf-8"))
+    pdf_path = None
+    if pdf:
+        pdf_path = published / PDF_FILE
+        _replace(pdf_path, html_to_pdf(html))
+    markdown = write_report(database, published, version)
+    seconds = time.perf_counter() - started
+    log.info("report of version %s built in %.1f s", version, seconds)
+    return ReportFiles(markdown, published / HTML_FILE, pdf_path, version, seconds)
+
+
+def record_published(database: Path, published: Path) -> None:
+    """Remember the headline figures of the version now published (for the next report's changes)."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        meta, rows = published_version(con), headline(con)
+    published_at = meta["published_at"].isoformat() if meta["published_at"] else None
+    history.record(published, history.snapshot(meta["version"], published_at, rows))
