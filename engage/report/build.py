@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -32,6 +32,7 @@ class ReportFiles:
     pdf: Path | None
     version: str
     seconds: float  # wall time of the whole build
+    stages: dict[str, float] = field(default_factory=dict)  # read, charts, html, pdf: seconds each
 
 
 def _replace(target: Path, content: bytes) -> None:
@@ -42,21 +43,37 @@ def _replace(target: Path, content: bytes) -> None:
 
 def build_report(database: Path, published: Path, *, pdf: bool = True) -> ReportFiles:
     """Write the report of the version in `database` into `published` (the folder of report.md)."""
-    started = time.perf_counter()
+    stages: dict[str, float] = {}
+    started = lap = time.perf_counter()
+
+    def done(stage: str) -> None:
+        nonlocal lap
+        now = time.perf_counter()
+        stages[stage], lap = now - lap, now
+
     published.mkdir(parents=True, exist_ok=True)
     data = read_report_data(database)
     version = data.version["version"]
     before = history.previous(history.read_history(published), version)
-    html = render_page(data, build_charts(data), before)
+    done("read")
+    charts = build_charts(data)
+    done("charts")
+    html = render_page(data, charts, before)
     _replace(published / HTML_FILE, html.encode("utf-8"))
+    done("html")
     pdf_path = None
     if pdf:
         pdf_path = published / PDF_FILE
-        _replace(pdf_path, html_to_pdf(html))
+        _replace(pdf_path, html_to_pdf(render_page(data, charts, before, for_print=True)))
+        done("pdf")
     markdown = write_report(database, published, version)
     seconds = time.perf_counter() - started
-    log.info("report of version %s built in %.1f s", version, seconds)
-    return ReportFiles(markdown, published / HTML_FILE, pdf_path, version, seconds)
+    log.info("report of version %s built in %.1f s (%s)", version, seconds, _stages_text(stages))
+    return ReportFiles(markdown, published / HTML_FILE, pdf_path, version, seconds, stages)
+
+
+def _stages_text(stages: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in stages.items())
 
 
 def record_published(database: Path, published: Path) -> None:

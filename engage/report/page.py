@@ -67,7 +67,10 @@ def _focus(data: ReportData) -> tuple[list[dict[str, object]], str]:
     return rows, sentence
 
 
-def render_page(data: ReportData, charts: dict[str, Chart], before: Snapshot | None) -> str:
+def render_page(
+    data: ReportData, charts: dict[str, Chart], before: Snapshot | None, *, for_print: bool = False
+) -> str:
+    """The page; `for_print`: charts as SVG images rather than inline SVG (for the PDF engine)."""
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     template = environment.from_string((TEMPLATES / "report.html.j2").read_text(encoding="utf-8"))
     focus, focus_sentence = _focus(data)
@@ -84,6 +87,7 @@ def render_page(data: ReportData, charts: dict[str, Chart], before: Snapshot | N
         previous_text=f"version {before.version}, {moment(before.published_at)}" if before else "",
         headline=headline_table(data.headline, before),
         charts=charts,
+        for_print=for_print,
         sources=SOURCES,
         focus=focus,
         focus_sentence=focus_sentence,

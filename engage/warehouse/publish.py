@@ -12,15 +12,18 @@ import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from engage.config import PipelineConfig
 from engage.landing.batches import new_batch_id
-from engage.report.build import ReportFiles, build_report, record_published
 from engage.warehouse.quality import copy_quality_figures
 from engage.warehouse.schema import quote_identifier, release_in_process_dbt
 from engage.warehouse.writer_slot import writer_slot
+
+if TYPE_CHECKING:
+    from engage.report.build import ReportFiles
 
 MARTS_SCHEMA = "marts"
 KEEP_PARQUET_VERSIONS = 2
@@ -102,6 +105,10 @@ def publish(config: PipelineConfig, *, docs_page: Path | None = None) -> Publish
 
     `docs_page`: the static page of `dbt docs generate --static`, published as `docs.html`.
     """
+    # The report pulls in Altair, vl-convert and WeasyPrint: imported when publishing, not whenever
+    # the CLI or a DAG file imports this module.
+    from engage.report.build import build_report, record_published
+
     marts_path = config.marts_path
     published = config.published_dir
     marts_path.parent.mkdir(parents=True, exist_ok=True)

@@ -72,37 +72,43 @@ def world_map(countries: list[Row]) -> Chart:
         ],
     )
     shapes = alt.NamedData(name="world", format=alt.DataFormat(type="topojson", feature="countries"))
+    # Each country is drawn once (the PDF engine pays per point): grey if not engaged, else
+    # coloured by attendances, with a dark outline if it hosted an activity.
+    stroke = alt.Stroke(
+        "role:N",
+        title=None,
+        scale=alt.Scale(domain=["hosted activities", "beneficiary only"], range=["#1a1a1a", "#ffffff"]),
+        legend=alt.Legend(
+            orient="bottom",
+            symbolType="square",
+            symbolFillColor="#9ecae1",
+            symbolStrokeWidth=1.5,
+            labelLimit=300,
+            labelExpr="datum.label == 'hosted activities' ? 'hosted at least one activity'"
+            " : 'beneficiary only'",
+        ),
+    )
+    hosted_width = alt.condition("datum.activities_hosted > 0", alt.value(1.1), alt.value(0.4))
     base = (
         alt.Chart(shapes)
         .mark_geoshape(fill="#ececec", stroke="white", strokeWidth=0.4)
-        .transform_filter(f"datum.id != '{ANTARCTICA}'")
+        .transform_lookup(lookup="id", from_=lookup)
+        .transform_filter(f"datum.id != '{ANTARCTICA}' && !isValid(datum.attendances)")
         .encode(description=alt.value("not engaged"))
     )
     choropleth = (
         alt.Chart(shapes)
-        .mark_geoshape(stroke="white", strokeWidth=0.4)
+        .mark_geoshape()
         .transform_lookup(lookup="id", from_=lookup)
         .transform_filter("isValid(datum.attendances)")
-        .encode(color=colour, description="tooltip:N")
-    )
-    stroke = alt.Stroke(
-        "role:N",
-        title=None,
-        scale=alt.Scale(domain=["hosted activities"], range=["#1a1a1a"]),
-        legend=alt.Legend(
-            orient="bottom",
-            symbolType="square",
-            symbolFillColor="#fff",
-            labelLimit=400,
-            labelExpr="'Outlined (or dark-ringed dot): hosted at least one activity'",
-        ),
-    )
-    hosts = (
-        alt.Chart(shapes)
-        .mark_geoshape(fillOpacity=0, strokeWidth=1.1)
-        .transform_lookup(lookup="id", from_=lookup)
-        .transform_filter("datum.role == 'hosted activities'")
-        .encode(stroke=stroke)
+        .transform_calculate(hosts_last="datum.activities_hosted > 0 ? 1 : 0")
+        .encode(
+            color=colour,
+            stroke=stroke,
+            strokeWidth=hosted_width,
+            order=alt.Order("hosts_last:Q"),  # host outlines on top of their neighbours' white ones
+            description="tooltip:N",
+        )
     )
     dots_data = [
         {**row, "lon": small[row["iso_numeric"]]["lon"], "lat": small[row["iso_numeric"]]["lat"]}
@@ -111,12 +117,13 @@ def world_map(countries: list[Row]) -> Chart:
     ]
     dots = (
         alt.Chart(alt.Data(values=dots_data))
-        .mark_circle(size=45, opacity=1, strokeWidth=1)
+        .mark_circle(size=45, opacity=1)
         .encode(
             longitude="lon:Q",
             latitude="lat:Q",
             color=colour,
-            stroke=alt.condition("datum.activities_hosted > 0", alt.value("#1a1a1a"), alt.value("#ffffff")),
+            stroke=alt.Stroke("role:N", legend=None),
+            strokeWidth=hosted_width,
             description="tooltip:N",
         )
     )
@@ -129,17 +136,16 @@ def world_map(countries: list[Row]) -> Chart:
         + f". {len(dots_data)} engaged countries too small to draw at this scale are shown as dots."
     )
     chart = (
-        alt.layer(base, choropleth, hosts, dots)
+        alt.layer(base, choropleth, dots)
         .project(type="equalEarth")
         .properties(
             width=MAP_WIDTH,
             height=MAP_HEIGHT,
             title=alt.Title(
                 "Countries engaged and attendances, whole programme",
-                subtitle="Colour: attendances by participants from the country; outline: host country",
+                subtitle="Colour: attendances by participants from the country; dark outline: host country",
             ),
         )
-        .resolve_scale(stroke="independent")
     )
     return render(chart, "map", "Countries engaged", sentence, datasets={"world": topology})
 
