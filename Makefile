@@ -38,8 +38,9 @@ simulator: env  ## the partner-system simulator on 127.0.0.1:8765, in the foregr
 clean:
 	rm -rf data dbt_project/target dbt_project/logs
 
-bench: env  ## landing and loading throughput vs a row-by-row baseline -> bench/results/latest.json
+bench: env  ## landing and loading throughput vs a row-by-row baseline -> bench/results/latest.json; report build time -> bench/results/report.json
 	$(RUN) python bench/bench_load.py
+	$(RUN) python bench/bench_report.py
 
 .PHONY: reliability
 reliability: env  ## full size: 30 % faults on every stream, SIGKILL at every point, readers during refreshes

@@ -79,6 +79,8 @@ def run_dbt(
                 release_in_process_dbt()
         nodes = []
         for result in getattr(outcome.result, "results", None) or []:
+            if str(getattr(result.node, "resource_type", "")) == "exposure":
+                continue  # `dbt build` lists exposures (the report) as no-op nodes: nothing was built
             nodes.append(NodeResult(result.node.name, str(result.status), result.message or ""))
         if not outcome.success:
             failed = [f"{n.name}: {n.status} {n.message}" for n in nodes if n.status in {"error", "fail"}]
