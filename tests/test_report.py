@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from engage.config import PipelineConfig
 from engage.report import history
 from engage.report.build import build_report
+from engage.report.queries import REQUIRED_TABLES
 from tests.conftest import PROJECT_ROOT, write_config
 from tests.demo_warehouse import DemoWarehouse
 
@@ -260,4 +261,5 @@ def test_the_exposure_lists_every_mart_the_report_reads() -> None:
     )
     read = set(re.findall(r"\b((?:dim|fct|mart|bridge)_[a-z_]+)\b", report_code))
     assert read and read <= listed, read - listed
+    assert listed == set(REQUIRED_TABLES)
     assert exposure["owner"]["name"]

@@ -17,9 +17,9 @@ import duckdb
 
 from engage.report import history
 from engage.report.kpis import write_report
-from engage.report.page import build_charts, render_page
+from engage.report.page import build_charts, render_page, render_unavailable
 from engage.report.pdf import html_to_pdf
-from engage.report.queries import headline, published_version, read_report_data
+from engage.report.queries import headline, missing_tables, published_version, read_report_data
 
 log = logging.getLogger(__name__)
 HTML_FILE, PDF_FILE = "report.html", "report.pdf"
@@ -52,6 +52,9 @@ def build_report(database: Path, published: Path, *, pdf: bool = True) -> Report
         stages[stage], lap = now - lap, now
 
     published.mkdir(parents=True, exist_ok=True)
+    missing = missing_tables(database)
+    if missing:
+        return _build_unavailable(database, published, missing, started)
     data = read_report_data(database)
     version = data.version["version"]
     before = history.previous(history.read_history(published), version)
@@ -70,6 +73,19 @@ def build_report(database: Path, published: Path, *, pdf: bool = True) -> Report
     seconds = time.perf_counter() - started
     log.info("report of version %s built in %.1f s (%s)", version, seconds, _stages_text(stages))
     return ReportFiles(markdown, published / HTML_FILE, pdf_path, version, seconds, stages)
+
+
+def _build_unavailable(database: Path, published: Path, missing: list[str], started: float) -> ReportFiles:
+    """Marts are missing (a partial build): a page that says which, in HTML and PDF, and report.md."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        version = published_version(con)
+    log.warning("report of version %s: marts missing, no charts: %s", version["version"], ", ".join(missing))
+    html = render_unavailable(version, missing)
+    _replace(published / HTML_FILE, html.encode("utf-8"))
+    _replace(published / PDF_FILE, html_to_pdf(html))
+    markdown = write_report(database, published, version["version"])
+    seconds = time.perf_counter() - started
+    return ReportFiles(markdown, published / HTML_FILE, published / PDF_FILE, version["version"], seconds)
 
 
 def _stages_text(stages: dict[str, float]) -> str:

@@ -61,6 +61,7 @@ def record(published: Path, entry: Snapshot) -> None:
     history = [e for e in read_history(published) if e.version != entry.version]
     history = sorted([*history, entry], key=lambda e: e.version)[-KEEP_VERSIONS:]
     body = {"versions": [vars(e) for e in history]}
+    published.mkdir(parents=True, exist_ok=True)
     path = published / HISTORY_FILE
     temporary = published / f".{HISTORY_FILE}.{os.getpid()}.tmp"
     temporary.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -9,7 +9,7 @@ import jinja2
 from engage.report.charts import activity, geography, network
 from engage.report.formatting import NONE, day, moment, number
 from engage.report.history import Snapshot
-from engage.report.queries import ReportData
+from engage.report.queries import ReportData, Row
 from engage.report.svg import Chart
 from engage.report.tables import headline_table, indicator_rows, network_tables, quality_section
 
@@ -39,7 +39,7 @@ def build_charts(data: ReportData) -> dict[str, Chart]:
         activity.activities_over_time(data.activities_by_quarter, data.headline),
         activity.attendances_over_time(data.attendances_by_quarter, data.headline),
         activity.gender_split(data.headline),
-        activity.outcomes_chart(data.outcomes),
+        activity.outcomes_chart(data.outcomes, [r["activity_type"] for r in data.activities_by_quarter]),
         network.expert_activation(data.expert_activation),
         network.stakeholder_chart(data.stakeholders),
         network.assistance_chart(data.assistance, target_days),
@@ -65,6 +65,18 @@ def _focus(data: ReportData) -> tuple[list[dict[str, object]], str]:
         + (f"; no activity for 6 months: {', '.join(inactive)}." if inactive else ".")
     )
     return rows, sentence
+
+
+def render_unavailable(version: Row, missing: list[str]) -> str:
+    """A page saying which marts are missing, for a published copy the report cannot be drawn from."""
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    template = environment.from_string((TEMPLATES / "unavailable.html.j2").read_text(encoding="utf-8"))
+    return template.render(
+        css=(TEMPLATES / "report.css").read_text(encoding="utf-8"),
+        version=version["version"],
+        published_text=moment(version["published_at"]),
+        missing=missing,
+    )
 
 
 def render_page(

@@ -13,6 +13,23 @@ from typing import Any
 import duckdb
 
 Row = dict[str, Any]
+# Every mart the report reads (the dbt exposure `programme_report` lists the same).
+REQUIRED_TABLES = (
+    "mart_programme_kpis",
+    "mart_programme_kpis_by_phase",
+    "mart_country_engagement",
+    "mart_country_recent_engagement",
+    "mart_region_focus",
+    "mart_indicators",
+    "mart_expert_pool_activation",
+    "mart_stakeholder_engagement",
+    "dim_country",
+    "dim_activity",
+    "fct_participation",
+    "fct_activity_outcome",
+    "fct_survey_response",
+    "fct_assistance_request",
+)
 PHASE_ORDER = "case dimension_value when 'all' then 'z' else dimension_value end"
 # The outcome shown for each Kirkpatrick level, and how it is summarised.
 LEVEL_MEASURES = {
@@ -35,6 +52,12 @@ def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
         [name],
     ).fetchone()
     return bool(found and found[0])
+
+
+def missing_tables(database: Path) -> list[str]:
+    """The marts the report needs that this published copy lacks (a partial or older build)."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        return [name for name in REQUIRED_TABLES if not has_table(con, name)]
 
 
 def published_version(con: duckdb.DuckDBPyConnection) -> Row:

@@ -161,15 +161,19 @@ def gender_split(headline: list[Row]) -> Chart:
     return render(chart, "gender", "Gender split", sentence)
 
 
-def outcomes_chart(outcomes: list[Row]) -> Chart:
-    """One cell per activity type and Kirkpatrick level: the outcome, with its respondents."""
+def outcomes_chart(outcomes: list[Row], activity_types: list[str]) -> Chart:
+    """One cell per activity type and Kirkpatrick level: the outcome, with its respondents.
+
+    A type and level without any response gets a grey "no responses" cell: missing evidence
+    stays visible instead of dropping out of the grid.
+    """
     rows = []
     for row in outcomes:
         level = row["kirkpatrick_level"]
         if LEVEL_MEASURES.get(level) != row["measure"] or row["value"] is None:
             continue
         gain = row["measure"] == "knowledge_gain"
-        value_text = f"+{row['value'] * 100:.0f} pts" if gain else percent(row["value"])
+        value_text = f"{row['value'] * 100:+.0f} pts" if gain else percent(row["value"])
         rows.append(
             {
                 "type": label(row["activity_type"]),
@@ -179,21 +183,27 @@ def outcomes_chart(outcomes: list[Row]) -> Chart:
                 "small": row["respondents"] < SMALL_SAMPLE,
             }
         )
-    base = alt.Chart(alt.Data(values=rows)).encode(
-        x=alt.X(
-            "level:N",
-            title=None,
-            sort=list(LEVEL_TITLES.values()),
-            axis=alt.Axis(orient="top", labelAngle=0, labelLimit=180),
-        ),
-        y=alt.Y("type:N", title=None),
+    present = {(r["type"], r["level"]) for r in rows}
+    missing = [
+        {"type": label(kind), "level": level, "text": "no responses"}
+        for kind in sorted(set(activity_types))
+        for level in LEVEL_TITLES.values()
+        if (label(kind), level) not in present
+    ]
+    x = alt.X(
+        "level:N",
+        title=None,
+        sort=list(LEVEL_TITLES.values()),
+        axis=alt.Axis(orient="top", labelAngle=0, labelLimit=180),
     )
+    y = alt.Y("type:N", title=None, sort="ascending")
+    base = alt.Chart(alt.Data(values=rows)).encode(x=x, y=y)
     cells = base.mark_rect(stroke="white", strokeWidth=2).encode(
         color=alt.Color(
             "value:Q",
             title="Share, or gain in points of the scale",
             scale=alt.Scale(scheme="greens", domain=[0, 1]),
-            legend=alt.Legend(format="%", values=[0, 0.25, 0.5, 0.75, 1], gradientLength=220),
+            legend=alt.Legend(format="%", values=[0, 0.25, 0.5, 0.75, 1], gradientLength=220, titleLimit=400),
         ),
         opacity=alt.condition("datum.small", alt.value(0.35), alt.value(1)),
     )
@@ -201,6 +211,9 @@ def outcomes_chart(outcomes: list[Row]) -> Chart:
         text="text:N",
         color=alt.condition("datum.value > 0.6 && !datum.small", alt.value("white"), alt.value("#222")),
     )
+    gaps = alt.Chart(alt.Data(values=missing)).encode(x=x, y=y)
+    gap_cells = gaps.mark_rect(fill="#f2f2f2", stroke="white", strokeWidth=2)
+    gap_text = gaps.mark_text(fontSize=10, color="#777", fontStyle="italic").encode(text="text:N")
     small = [r for r in rows if r["small"]]
     strongest = max(
         (r for r in rows if r["level"] == LEVEL_TITLES["reaction"]), key=lambda r: r["value"], default=None
@@ -212,7 +225,9 @@ def outcomes_chart(outcomes: list[Row]) -> Chart:
         )
     if small:
         sentence += f" {len(small)} cells rest on fewer than {SMALL_SAMPLE} respondents and are shown faded."
-    chart = alt.layer(cells, text).properties(
+    if missing:
+        sentence += f" {len(missing)} have no responses at all."
+    chart = alt.layer(cells, text, gap_cells, gap_text).properties(
         width=WIDE - 180, height=alt.Step(30), title="Outcomes by activity type"
     )
     return render(chart, "outcomes", "Outcomes on the Kirkpatrick levels", sentence)

@@ -173,7 +173,7 @@ def indicator_chart(rows: list[Row]) -> Chart:
             "progress:Q",
             title="Progress towards target (100 % = target reached)",
             axis=alt.Axis(format="%"),
-            scale=alt.Scale(domain=[0, 1.5]),
+            scale=alt.Scale(domain=[0, 1.5], nice=False),
         ),
         color=alt.Color(
             "state:N", title=None, scale=alt.Scale(domain=["Met", "Not met"], range=[MET, NOT_MET])
@@ -193,7 +193,7 @@ def indicator_chart(rows: list[Row]) -> Chart:
         if met < len(rows)
         else ""
     )
-    chart = alt.layer(bars, text, target).properties(
-        width=WIDE - 470, height=alt.Step(20), title="Results framework: progress towards target"
+    chart = alt.layer(bars, target, text).properties(
+        width=WIDE - 400, height=alt.Step(20), title="Results framework: progress towards target"
     )
     return render(chart, "indicators", "Results framework", sentence)
