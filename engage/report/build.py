@@ -19,7 +19,7 @@ from engage.report import history
 from engage.report.kpis import write_report
 from engage.report.page import build_charts, render_page, render_unavailable
 from engage.report.pdf import html_to_pdf
-from engage.report.queries import headline, missing_tables, published_version, read_report_data
+from engage.report.queries import has_table, headline, missing_tables, published_version, read_report_data
 
 log = logging.getLogger(__name__)
 HTML_FILE, PDF_FILE = "report.html", "report.pdf"
@@ -95,6 +95,8 @@ def _stages_text(stages: dict[str, float]) -> str:
 def record_published(database: Path, published: Path) -> None:
     """Remember the headline figures of the version now published (for the next report's changes)."""
     with duckdb.connect(str(database), read_only=True) as con:
+        if not has_table(con, "mart_programme_kpis"):
+            return  # a partial copy has no headline figures to compare the next version with
         meta, rows = published_version(con), headline(con)
     published_at = meta["published_at"].isoformat() if meta["published_at"] else None
     history.record(published, history.snapshot(meta["version"], published_at, rows))

@@ -202,7 +202,8 @@ def outcomes_chart(outcomes: list[Row], activity_types: list[str]) -> Chart:
         color=alt.Color(
             "value:Q",
             title="Share, or gain in points of the scale",
-            scale=alt.Scale(scheme="greens", domain=[0, 1]),
+            # Five steps rather than a gradient: reads as well, and the PDF engine draws no gradients.
+            scale=alt.Scale(type="quantize", scheme=alt.SchemeParams("greens", count=5), domain=[0, 1]),
             legend=alt.Legend(format="%", values=[0, 0.25, 0.5, 0.75, 1], gradientLength=220, titleLimit=400),
         ),
         opacity=alt.condition("datum.small", alt.value(0.35), alt.value(1)),
