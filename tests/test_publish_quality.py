@@ -63,6 +63,13 @@ def test_quarantine_reasons_are_counted_by_kind_without_row_numbers_or_values() 
     assert "raw line" not in str(con.execute("select * from main._quality_quarantine").fetchall())
 
 
+def test_erasures_are_counted_without_anything_about_the_person() -> None:
+    con = _warehouse()
+    con.execute("insert into warehouse.audit.erasures values ('e1', ?, 1, 2, 3, 0, 1, '{}', null)", [NOW])
+    copy_quality_figures(con, "warehouse")
+    assert con.execute("select * from main._quality_erasures").fetchall() == [(1, NOW, 3, 1)]
+
+
 def test_unmapped_questions_table_exists_even_without_dbt_models() -> None:
     con = _warehouse()
     copy_quality_figures(con, "warehouse")

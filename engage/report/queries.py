@@ -260,6 +260,11 @@ def read_report_data(database: Path) -> ReportData:
             survey_checks=survey_checks(con),
             quality={
                 name: quality_table(con, name)
-                for name in ("_quality_streams", "_quality_quarantine", "_quality_unmapped_questions")
+                for name in (
+                    "_quality_streams",
+                    "_quality_quarantine",
+                    "_quality_unmapped_questions",
+                    "_quality_erasures",
+                )
             },
         )

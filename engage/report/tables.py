@@ -136,6 +136,7 @@ def quality_section(data: ReportData) -> dict[str, Any]:
     streams = data.quality.get("_quality_streams")
     quarantine = data.quality.get("_quality_quarantine")
     unmapped = data.quality.get("_quality_unmapped_questions")
+    erased = (data.quality.get("_quality_erasures") or [{}])[0]
     stream_rows = [
         {
             **s,
@@ -167,6 +168,11 @@ def quality_section(data: ReportData) -> dict[str, Any]:
             )
             + f"; {len(unmapped or [])} survey questions are missing from the item map."
         )
+        if erased.get("erasures"):
+            sentence += (
+                f" {number(erased['erasures'])} people were erased on request (latest "
+                f"{moment(erased['last_erased_at'])}); figures can fall by what they contributed."
+            )
         if oldest and oldest["last_extracted_at"]:
             sentence += (
                 f" The stream whose latest batch is oldest is {oldest['source_instance']}/{oldest['stream']} "

@@ -10,14 +10,21 @@ not marts, so no Parquet file and no dbt contract):
 - `_quality_quarantine`: quarantined records per source, stream and kind of reason (the reason
   with its row number and quoted values taken out, so one kind is one row and no value leaks);
 - `_quality_unmapped_questions`: survey questions the item map lacks (dbt's
-  int_survey_questions_unmapped; empty unless the mapping test was relaxed).
+  int_survey_questions_unmapped; empty unless the mapping test was relaxed);
+- `_quality_erasures`: how many people were erased on request and when last (counts only, as
+  audit.erasures holds them), since an erasure is a reason for a figure to fall between versions.
 """
 
 from __future__ import annotations
 
 import duckdb
 
-QUALITY_TABLES = ("_quality_streams", "_quality_quarantine", "_quality_unmapped_questions")
+QUALITY_TABLES = (
+    "_quality_streams",
+    "_quality_quarantine",
+    "_quality_unmapped_questions",
+    "_quality_erasures",
+)
 
 STREAMS_SQL = """
 create table main._quality_streams as
@@ -71,6 +78,16 @@ group by all
 order by source_instance, stream, records desc, reason_kind
 """
 
+ERASURES_SQL = """
+create table main._quality_erasures as
+select
+    count(*) as erasures,
+    max(erased_at) as last_erased_at,
+    coalesce(sum(raw_rows_removed), 0)::bigint as raw_rows_removed,
+    coalesce(sum(quarantine_rows_removed), 0)::bigint as quarantine_rows_removed
+from {db}.audit.erasures
+"""
+
 UNMAPPED_EMPTY = """
 create table main._quality_unmapped_questions (
     survey_system varchar, form_id varchar, form_version_id varchar, question_code varchar,
@@ -93,6 +110,7 @@ def copy_quality_figures(con: duckdb.DuckDBPyConnection, catalog: str) -> None:
     """Write the `_quality_*` tables into `con`'s main schema from the attached warehouse `catalog`."""
     con.execute(STREAMS_SQL.format(db=catalog))
     con.execute(QUARANTINE_SQL.format(db=catalog))
+    con.execute(ERASURES_SQL.format(db=catalog))
     con.execute(UNMAPPED_EMPTY)
     if _has_relation(con, catalog, "intermediate", "int_survey_questions_unmapped"):
         con.execute(
