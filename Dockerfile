@@ -19,6 +19,11 @@ RUN useradd --uid 50000 --gid 0 --create-home --home-dir /home/airflow --shell /
     && chown -R 50000:0 /opt/engage /opt/airflow /data \
     && chmod -R g=u /opt/engage /opt/airflow /data
 
+# The report's PDF engine (WeasyPrint) draws text with Pango; the fonts are the report's own stack.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-liberation fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN pip install --no-cache-dir "uv==0.13.9"
 
 WORKDIR /opt/engage

@@ -42,11 +42,12 @@ simulator: env  ## the partner-system simulator on 127.0.0.1:8765, in the foregr
 clean:
 	rm -rf data dbt_project/target dbt_project/logs
 
-bench: env manifest  ## loading throughput -> bench/results/latest.json; live Airflow vs CLI -> bench/results/airflow.json
+bench: env manifest  ## figures -> bench/results/: loading, extraction, landed rows, live Airflow vs CLI, report
 	$(RUN) python bench/bench_load.py
 	$(RUN) python bench/bench_extract.py  # hardened vs plain HTTP client -> bench/results/extract.json
 	$(RUN) python bench/bench_landed_rows.py  # pretix daily rows: check-in snapshot vs order feed
 	$(RUN) python bench/bench_airflow.py
+	$(RUN) python bench/bench_report.py
 
 .PHONY: reliability
 reliability: env  ## full size: 30 % faults on every stream, SIGKILL at every point, readers during refreshes

@@ -8,7 +8,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
@@ -18,6 +18,9 @@ from rich.table import Table
 
 from engage.config import ConfigError, PipelineConfig, load_config
 from engage.pipeline import RunSummary, configured_streams
+
+if TYPE_CHECKING:
+    from engage.report.build import ReportFiles
 
 app = typer.Typer(
     help="Partner engagement pipeline: extract, load, transform, publish.", no_args_is_help=True
@@ -164,6 +167,8 @@ def _run(
             f"published: {summary.published.database}, "
             f"{summary.published.parquet_dir}, {summary.published.report}"
         )
+        if summary.published.report_files:
+            _print_report(summary.published.report_files)
     print_kpis(config.marts_path)
 
 
@@ -313,6 +318,30 @@ def publish_command(config: ConfigOption = None, allow_shrink: AllowShrinkOption
     except PublishBlocked as exc:
         raise _publish_blocked(cfg, "publish", exc) from None
     console.print(f"published {len(result.tables)} tables to {result.database}")
+
+
+def _print_report(files: ReportFiles) -> None:
+    pdf = f", {files.pdf}" if files.pdf else ""
+    console.print(f"report: {files.html}{pdf} (built in {files.seconds:.1f} s)")
+
+
+@app.command()
+def report(
+    config: ConfigOption = None,
+    pdf: Annotated[bool, typer.Option(help="also write report.pdf")] = True,
+) -> None:
+    """(Re)build report.md, report.html and report.pdf from the published copy alone."""
+    from engage.report.build import build_report, record_published
+    from engage.warehouse.writer_slot import writer_slot
+
+    cfg = _config(config)
+    if not cfg.marts_path.exists():
+        console.print(f"[bold red]no published copy[/] at {cfg.marts_path}: run `engage publish` first")
+        raise typer.Exit(1)
+    with writer_slot(cfg.warehouse_path):  # a publish swapping versions meanwhile would race it
+        files = build_report(cfg.marts_path, cfg.published_dir, pdf=pdf)
+        record_published(cfg.marts_path, cfg.published_dir)
+    _print_report(files)
 
 
 @app.command()

@@ -189,7 +189,8 @@ def table_digests(database: Path, schema: str | None = None) -> dict[str, tuple[
     """Per table: row count and a hash of its rows, sorted (order-independent, type-faithful)."""
     result = {}
     with duckdb.connect(str(database), read_only=True) as con:
-        query = "select schema_name, table_name from duckdb_tables() where table_name <> '_published'"
+        # `_published` and publish's `_quality_*` tables are metadata (times, batch counts), not marts.
+        query = "select schema_name, table_name from duckdb_tables() where not starts_with(table_name, '_')"
         params: list[str] = []
         if schema:
             query += " and schema_name = ?"

@@ -163,7 +163,7 @@ def test_every_respondent_who_gave_an_attendees_email_links_to_a_participation(o
 def test_the_unmapped_question_check_passes_and_fails_when_an_item_map_row_goes(outcomes) -> None:
     compiled = next(
         (outcomes.warehouse_path.parent / "dbt" / "target" / "compiled").rglob(
-            "assert_survey_questions_mapped.sql"
+            "int_survey_questions_unmapped.sql"  # the rule assert_survey_questions_mapped applies
         )
     )
     check = compiled.read_text(encoding="utf-8")

@@ -25,7 +25,7 @@ class PublishedCheck:
 
 def check_published(config: PipelineConfig) -> PublishedCheck:
     """The published copy matches the warehouse's marts: every table, same row counts; the Parquet
-    link points at an existing version with one file per table; the report exists.
+    link points at an existing version with one file per table; the report exists (md, html, pdf).
 
     Raises PublishedCopyError listing every problem found.
     """
@@ -86,9 +86,10 @@ def check_published(config: PipelineConfig) -> PublishedCheck:
                     problems.append(f"{target.name}/{table}.parquet: {rows} rows, {expected[table]} expected")
         if version and target.name != f"parquet-{version}":
             problems.append(f"{link} points at {target.name}, the database is version {version}")
-    report = published / "report.md"
-    if not report.is_file() or report.stat().st_size == 0:
-        problems.append(f"{report} is missing or empty")
+    for name in ("report.md", "report.html", "report.pdf"):
+        report = published / name
+        if not report.is_file() or report.stat().st_size == 0:
+            problems.append(f"{report} is missing or empty")
     if problems:
         raise PublishedCopyError(f"{where} is not sound:\n  " + "\n  ".join(problems))
     return PublishedCheck(version, counts)

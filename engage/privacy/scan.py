@@ -181,7 +181,8 @@ def scan(
     if published.is_dir():
         for parquet in sorted(published.glob("parquet-*/*.parquet")):
             _scan_database(parquet, matcher, findings, parquet=True)
-        _scan_text_files(sorted(published.glob("*.md")), matcher, findings)
+        report = [*published.glob("*.md"), *published.glob("report*.html"), *published.glob("report*.json")]
+        _scan_text_files(sorted(report), matcher, findings)
     text_files = [
         p
         for folder in [*log_folders(config), *extra_folders]

@@ -12,15 +12,19 @@ import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from engage.config import PipelineConfig
 from engage.landing.batches import new_batch_id
-from engage.report.kpis import write_report
 from engage.warehouse.publish_gate import check_shrinkage
+from engage.warehouse.quality import copy_quality_figures
 from engage.warehouse.schema import quote_identifier, release_in_process_dbt
 from engage.warehouse.writer_slot import writer_slot
+
+if TYPE_CHECKING:
+    from engage.report.build import ReportFiles
 
 MARTS_SCHEMA = "marts"
 KEEP_PARQUET_VERSIONS = 2
@@ -33,6 +37,7 @@ class PublishResult:
     report: Path
     tables: dict[str, int]
     docs: Path | None = None
+    report_files: ReportFiles | None = None  # report.md (`report`), report.html, report.pdf
 
 
 def _fsync(path: Path) -> None:
@@ -75,6 +80,7 @@ def _remove_leftovers(marts_path: Path, published: Path) -> None:
         *marts_path.parent.glob(f".{marts_path.name}.*.tmp*"),
         *published.glob(".parquet.*.tmp"),
         *published.glob(".docs.html.*.tmp"),
+        *published.glob(".report*.tmp"),
     ]:
         leftover.unlink(missing_ok=True)
     link = published / "parquet"
@@ -104,6 +110,10 @@ def publish(
     Raises PublishBlocked (the published version stays) when a fact table or headline KPI would
     shrink beyond `publish.max_shrink_percent` unexplained by erasures, unless `allow_shrink`.
     """
+    # The report pulls in Altair, vl-convert and WeasyPrint: imported when publishing, not whenever
+    # the CLI or a DAG file imports this module.
+    from engage.report.build import build_report, record_published
+
     marts_path = config.marts_path
     published = config.published_dir
     marts_path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,14 +150,18 @@ def publish(
                 "create table main._published as select ?::timestamptz as published_at, ? as version",
                 [datetime.now(UTC), version],
             )
+            copy_quality_figures(con, "warehouse")  # the report needs nothing but the published copy
             con.execute("detach warehouse")
             con.execute("checkpoint")
-        report = write_report(temporary, published, version)
+        # Built from the new copy before it replaces the old one: a report that cannot be built
+        # fails the publish, and analysts keep the previous, consistent version of everything.
+        report = build_report(temporary, published)
         _fsync(temporary)
         os.chmod(temporary, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)  # analysts read, never write
         os.replace(temporary, marts_path)
         _fsync(marts_path.parent)
         _swap_symlink(published / "parquet", parquet_version.name)
         _prune_versions(published, parquet_version.name)
+        record_published(marts_path, published)  # only now is this version the published one
         docs = _publish_docs(docs_page, published)
-    return PublishResult(marts_path, published / "parquet", report, counts, docs)
+    return PublishResult(marts_path, published / "parquet", report.markdown, counts, docs, report)
