@@ -8,25 +8,18 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from engage.config import ConfigError, PipelineConfig, load_config
-from engage.pipeline import RunSummary, configured_streams
-
-if TYPE_CHECKING:
-    from engage.report.build import ReportFiles
+from engage.console import console, print_kpis, print_report, print_summary, run_progress
+from engage.pipeline import configured_streams
 
 app = typer.Typer(
     help="Partner engagement pipeline: extract, load, transform, publish.", no_args_is_help=True
 )
-# Wide enough for the summary tables when output goes to a file or CI log rather than a terminal.
-console = Console(width=None if sys.stdout.isatty() else 140)
 ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="pipeline YAML (default: $ENGAGE_CONFIG or config/pipeline.yml)"),
@@ -48,66 +41,6 @@ def _setup_logging(verbose: bool) -> None:
     )
 
 
-def _progress() -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        TextColumn("{task.fields[detail]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
-
-
-def print_summary(summary: RunSummary) -> None:
-    table = Table(title="Records per stream")
-    numbers = ("source count", "received", "extracted", "loaded", "quarantined")
-    for column in ("source", "stream", *numbers, "note"):
-        table.add_column(column, justify="right" if column in numbers else "left")
-    for entry in summary.streams.values():
-        counted = entry.source_count is not None
-        table.add_row(
-            entry.source_instance,
-            entry.stream,
-            f"{entry.source_count:,}" if counted else "-",
-            f"{entry.source_received:,}" if counted else "-",
-            f"{entry.extracted:,}",
-            f"{entry.loaded:,}",
-            f"{entry.quarantined:,}",
-            entry.note,
-        )
-    console.print(table)
-    if summary.dbt_nodes:
-        passed = sum(1 for n in summary.dbt_nodes if n.status in {"success", "pass"})
-        console.print(f"dbt: {len(summary.dbt_nodes)} nodes, {passed} succeeded or passed")
-    if summary.survey_forms:
-        forms = Table(title="Survey responses per form (landed -> fct_survey_response)")
-        for column in ("source", "form", "form key", "landed", "not approved", "reached", "missing"):
-            forms.add_column(column, justify="left" if column in {"source", "form", "form key"} else "right")
-        for f in summary.survey_forms:
-            counts = (f.landed, f.not_approved, f.reached, f.missing)
-            key = f.form_key or "(not listed)"
-            forms.add_row(f.source_instance, f.form_id, key, *(f"{n:,}" for n in counts))
-        console.print(forms)
-    stale = [item for item in summary.freshness if item.is_stale]
-    if summary.freshness:
-        console.print(f"source freshness: {len(summary.freshness)} streams checked, {len(stale)} stale")
-        for item in stale:
-            console.print(f"  [yellow]{item.line()}[/yellow]")
-
-
-def print_kpis(database: Path) -> None:
-    from engage.report.kpis import read_kpis
-
-    columns, rows = read_kpis(database)
-    table = Table(title=f"Programme KPIs (from {database})")
-    for column in columns:
-        table.add_column(column.replace("_", " "), justify="right")
-    for row in rows:
-        table.add_row(*("" if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in row))
-    console.print(table)
-
-
 def _publish_blocked(config: PipelineConfig, command: str, exc: Exception) -> typer.Exit:
     """Say why the publish was held back, alert through the configured notifiers, exit 1."""
     from engage.orchestration.alerts import Alert, notifiers_for, send_alert
@@ -126,7 +59,7 @@ def _run(
     from engage.pipeline import run_pipeline
     from engage.warehouse.publish_gate import PublishBlocked
 
-    with _progress() as progress:
+    with run_progress() as progress:
         tasks = {
             key: progress.add_task(f"extract {key[0]}/{key[1]}", detail="0 records", total=None)
             for key in configured_streams(config, only_source)
@@ -168,7 +101,7 @@ def _run(
             f"{summary.published.parquet_dir}, {summary.published.report}"
         )
         if summary.published.report_files:
-            _print_report(summary.published.report_files)
+            print_report(summary.published.report_files)
     print_kpis(config.marts_path)
 
 
@@ -320,11 +253,6 @@ def publish_command(config: ConfigOption = None, allow_shrink: AllowShrinkOption
     console.print(f"published {len(result.tables)} tables to {result.database}")
 
 
-def _print_report(files: ReportFiles) -> None:
-    pdf = f", {files.pdf}" if files.pdf else ""
-    console.print(f"report: {files.html}{pdf} (built in {files.seconds:.1f} s)")
-
-
 @app.command()
 def report(
     config: ConfigOption = None,
@@ -341,7 +269,7 @@ def report(
     with writer_slot(cfg.warehouse_path):  # a publish swapping versions meanwhile would race it
         files = build_report(cfg.marts_path, cfg.published_dir, pdf=pdf)
         record_published(cfg.marts_path, cfg.published_dir)
-    _print_report(files)
+    print_report(files)
 
 
 @app.command()
