@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engage.privacy.pseudonymise import Pseudonymiser, apply_rules
+from engage.privacy.allow_list import Minimiser
+from engage.privacy.pseudonymise import Pseudonymiser
 from extractors import registry
 from extractors.registry.schemas import SCHEMAS
 from tests.bad_inputs_base import EXPERTS, FileCase, RecordCase, as_line
@@ -49,7 +50,8 @@ def registry_row_cases() -> list[RecordCase]:
     text = "\r\n".join([_EXPERT_HEADER, *(row for row, _ in _EXPERT_ROWS.values())]) + "\r\n"
     records = list(registry.file_records(Path("experts_corpus.csv"), text.encode(), SCHEMAS["experts"]))
     pseudonymiser = Pseudonymiser(b"bad-inputs-corpus")  # as the extractor does before landing
-    records = [apply_rules(r, registry.STREAMS["experts"].privacy_rules, pseudonymiser) for r in records]
+    minimiser = Minimiser(registry.STREAMS["experts"].privacy_rules, pseudonymiser)  # the allow-list
+    records = [minimiser.apply(r) for r in records]
     return [
         RecordCase(name, EXPERTS, as_line(record), expect)
         for (name, (_, expect)), record in zip(_EXPERT_ROWS.items(), records, strict=True)
