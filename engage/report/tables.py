@@ -37,7 +37,7 @@ def headline_table(headline: list[Row], before: Snapshot | None) -> dict[str, An
                     "phase": row["phase"],
                     "value": value,
                     "text": number(value),
-                    "change": None if change is None else signed(change),
+                    "change": signed(change) if change else None,  # only figures that moved
                     "direction": "up" if change and change > 0 else "down" if change and change < 0 else "",
                 }
             )
