@@ -38,7 +38,7 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 from engage.config import load_config  # noqa: E402
 from tests.conftest import TOKEN_ENV, write_config  # noqa: E402
-from tests.live_airflow import LiveAirflow  # noqa: E402
+from tests.live_airflow import LiveAirflow, pretix_order_push  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "airflow.json"
 EXTRACT, WAREHOUSE = "engage_extract_pretix_test", "engage_warehouse"
@@ -91,21 +91,7 @@ def push_seconds(airflow: LiveAirflow, config_path: Path, simulator: Any) -> flo
 
     config = load_config(config_path)
     os.environ[config.webhooks.secret_env("pretix_test")] = PUSH_SECRET
-    order = requests.get(
-        simulator.pretix_url + "organizers/ecccn/orders/",
-        params={"page_size": 1},
-        headers={"Authorization": f"Token {simulator.pretix_token}"},
-        timeout=10,
-    ).json()["results"][0]
-    body = json.dumps(
-        {
-            "notification_id": 7001,
-            "organizer": "ecccn",
-            "event": order["event"],
-            "code": order["code"],
-            "action": "pretix.event.order.changed",
-        }
-    ).encode()
+    body = pretix_order_push(simulator, 7001)
     before = len(airflow.runs(WAREHOUSE))
     hook = AirflowAssetEvents(airflow.api_url, username="admin", password=airflow.password)
     with serve_in_thread(config, hook) as url:

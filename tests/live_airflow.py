@@ -36,6 +36,25 @@ FINISHED = {"success", "failed"}
 SQLITE_CONNECT_ARGS = {"timeout": 120}
 
 
+def pretix_order_push(simulator: Any, notification_id: int) -> bytes:
+    """The body pretix sends for a change to the simulator's first order (the live tests and the bench)."""
+    order = requests.get(
+        simulator.pretix_url + "organizers/ecccn/orders/",
+        params={"page_size": 1},
+        headers={"Authorization": f"Token {simulator.pretix_token}"},
+        timeout=10,
+    ).json()["results"][0]
+    return json.dumps(
+        {
+            "notification_id": notification_id,
+            "organizer": "ecccn",
+            "event": order["event"],
+            "code": order["code"],
+            "action": "pretix.event.order.changed",
+        }
+    ).encode()
+
+
 class LiveAirflowError(Exception):
     """A service died or did not become ready in time; the message names its log."""
 

@@ -25,7 +25,7 @@ import requests
 
 from engage.config import PipelineConfig, load_config
 from tests.conftest import write_config
-from tests.live_airflow import LiveAirflow, LiveAirflowError
+from tests.live_airflow import LiveAirflow, LiveAirflowError, pretix_order_push
 
 pytestmark = [pytest.mark.live_airflow, pytest.mark.timeout(1800)]
 
@@ -92,21 +92,7 @@ def test_a_signed_pretix_push_reaches_the_published_marts_in_minutes(live, simul
     version_before = _published(config)[0]
     runs_before = len(airflow.runs(WAREHOUSE))
     os.environ[PUSH_SECRET_ENV] = PUSH_SECRET
-    order = requests.get(
-        simulator.pretix_url + "organizers/ecccn/orders/",
-        params={"page_size": 1},
-        headers={"Authorization": f"Token {simulator.pretix_token}"},
-        timeout=10,
-    ).json()["results"][0]
-    body = json.dumps(
-        {
-            "notification_id": 9001,
-            "organizer": "ecccn",
-            "event": order["event"],
-            "code": order["code"],
-            "action": "pretix.event.order.changed",
-        }
-    ).encode()
+    body = pretix_order_push(simulator, 9001)
     hook = AirflowAssetEvents(airflow.api_url, username="admin", password=airflow.password)
     with serve_in_thread(config, hook) as url:
         started = time.monotonic()
