@@ -29,6 +29,7 @@ from engage.privacy.scan import scan
 from engage.warehouse.loader import load_pending, verify_batch
 from tests.conftest import TOKEN_ENV, write_config
 from tests.scripted_server import scripted_server
+from tests.simulator_forms import simulator_surveys
 
 # Two full runs' worth of work through a proxy, and two erasures with a dbt build each.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
@@ -124,7 +125,8 @@ def ran(tmp_path_factory: pytest.TempPathFactory, simulator, victim) -> Iterator
             },
         }
         folder = tmp_path_factory.mktemp("erasure")
-        config = load_config(write_config(folder, simulator.pretix_url, sources=sources))
+        surveys = simulator_surveys(kobo="kobo_test")  # the forms, as a deployment lists them
+        config = load_config(write_config(folder, simulator.pretix_url, sources=sources, surveys=surveys))
         run_pipeline(config)
         assert set(answer.planted) == {"order", "submission"}
         yield config

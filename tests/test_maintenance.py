@@ -162,8 +162,12 @@ def test_retention_deletes_only_old_loaded_stateless_batches_and_the_cursor_surv
     with duckdb.connect(str(config.warehouse_path), read_only=True) as con:
         codes = {r[0] for r in con.execute("select record_key from raw.pretix__orders").fetchall()}
     assert {"OLD01", "YNG01"} <= codes
+    # (last_extracted_at moves on: the young batch added above is newer than the aged current ones)
     for stream, state in state_before.items():
-        assert stream_state(config.landing_dir, "pretix_test", stream) == state
+        after = stream_state(config.landing_dir, "pretix_test", stream)
+        assert (after.marks, after.seen_files, after.last_snapshot_sha256) == (
+            state.marks, state.seen_files, state.last_snapshot_sha256,
+        )  # fmt: skip
     # A second run extracts nothing new: cursor and snapshot checksums are intact.
     notes = {s: extract_stream(config, "pretix_test", s) for s in current}
     assert {s: (r.records, r.note) for s, r in notes.items()} == {

@@ -24,7 +24,9 @@ def _warehouse() -> duckdb.DuckDBPyConnection:
     ]
     for batch in batches:
         con.execute(
-            "insert into audit.batches values (?, ?, ?, ?, ?, ?, ?, ?, null, null, ?, ?)", [*batch, NOW]
+            "insert into audit.batches (batch_id, source_instance, system, stream, mode, manifest_rows, "
+            "loaded_rows, quarantined_rows, extracted_at, loaded_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [*batch, NOW],
         )
     reasons = [
         ("b1", "pretix_a", "pretix", "orders", "missing primary key (code)"),
