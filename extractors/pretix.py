@@ -43,6 +43,7 @@ POSITION_RULES = (
     *fields("keep", "answers[].option_identifiers"),
     FieldRule("answers[].answer", "scrub"),
 )
+_CHECKIN_KEYS = ("id", "list", "datetime", "type", "auto_checked_in")
 ORDER_RULES = (
     *fields("keep", "code", "event", "status", "testmode", "datetime", "last_modified"),
     FieldRule("email", "pseudonymise"),
@@ -52,7 +53,8 @@ ORDER_RULES = (
     *fields("drop", "invoice_address.name", "invoice_address.name_parts", "invoice_address.street"),
     *fields("drop", "invoice_address.zipcode", "invoice_address.city", "invoice_address.vat_id"),
     *(FieldRule(f"positions[].{rule.path}", rule.action) for rule in POSITION_RULES),
-    FieldRule("positions[].checkins", "drop"),  # attendance is read from the check-in lists
+    # attendance: every list's check-ins of the position, touched with the order by each scan
+    *(FieldRule(f"positions[].checkins[].{key}", "keep") for key in _CHECKIN_KEYS),
 )
 EVENT_RULES = (
     *fields("keep", "slug", "name", "date_from", "date_to", "timezone", "location"),
@@ -75,8 +77,7 @@ EVENT_RULES = (
 CHECKIN_RULES = (
     *fields("keep", "_event", "_checkin_list", "id", "order", "item", "canceled"),
     *_POSITION_PERSON,  # the pseudonyms let an erasure find the person's check-ins
-    *fields("keep", "checkins[].id", "checkins[].list", "checkins[].datetime", "checkins[].type"),
-    FieldRule("checkins[].auto_checked_in", "keep"),
+    *(FieldRule(f"checkins[].{key}", "keep") for key in _CHECKIN_KEYS),
 )
 
 

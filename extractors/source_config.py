@@ -108,7 +108,7 @@ class PretixSource(_Source):
         return http
 
     streams: list[Literal["events", "orders", "checkins"]] = Field(
-        default_factory=lambda: ["events", "orders", "checkins"], min_length=1
+        default_factory=lambda: ["events", "orders"], min_length=1
     )
 
 

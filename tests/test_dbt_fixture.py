@@ -3,9 +3,10 @@
 The raw tables follow docs/contracts.md exactly. The fixture covers: a deleted event (only in an
 older events snapshot), a testmode event, two order batches (an order canceled in the later one),
 a testmode order, a canceled position, an expired order, a position without attendee email, a
-person with two positions for one activity, a checkins snapshot in two batches (a check-in that
-only the older one has), an exit-only check-in, a check-in listed under two check-in lists, and
-countries spelled in varied ways (names, ISO2, ISO3, accents, extra spaces, "Lao PDR", junk).
+person with two positions for one activity, check-ins carried by the orders' positions (an older
+order version with a check-in reverted since), an exit-only check-in, a person scanned on two
+check-in lists, and countries spelled in varied ways (names, ISO2, ISO3, accents, extra spaces,
+"Lao PDR", junk).
 """
 
 from __future__ import annotations
@@ -63,13 +64,19 @@ def _answers(country, organisation="Org", sector="csirt", gender="female"):
     ]  # fmt: skip
 
 
-def _position(position_id, order, attendee, country, canceled=False, **answers):
+def _position(position_id, order, attendee, country, canceled=False, checkins=(), **answers):
+    """`checkins`: (check-in id, list, datetime, type) of every list, as pretix's order feed has them."""
     return {
         "id": position_id, "order": order, "positionid": 1, "item": 1, "variation": None,
         "price": "0.00", "attendee_name_pseudonym": f"name-{attendee}" if attendee else None,
         "attendee_email_pseudonym": attendee, "company": "Org", "country": None,
         "canceled": canceled, "pseudonymization_id": f"PSEUDO{position_id}",
-        "answers": _answers(country, **answers), "checkins": [],
+        "answers": _answers(country, **answers),
+        "checkins": [
+            {"id": checkin_id, "list": checkin_list, "datetime": at, "type": kind,
+             "auto_checked_in": False}
+            for checkin_id, checkin_list, at, kind in checkins
+        ],
     }  # fmt: skip
 
 
@@ -80,18 +87,6 @@ def _order(code, event, status, email, positions, modified, testmode=False):
         "last_modified": modified, "total": "0.00", "sales_channel": "web",
         "invoice_address": {"company": "Org", "name_pseudonym": "x", "country": "DO"},
         "positions": positions,
-    }  # fmt: skip
-
-
-def _checkin_record(position_id, order, event, checkin_list, checkins):
-    return {
-        "id": position_id, "order": order, "positionid": 1, "item": 1, "canceled": False,
-        "attendee_email_pseudonym": None, "_event": event, "_checkin_list": checkin_list,
-        "checkins": [
-            {"id": checkin_id, "list": checkin_list, "datetime": at, "type": kind,
-             "auto_checked_in": False, "gate": None, "device": None}
-            for checkin_id, at, kind in checkins
-        ],
     }  # fmt: skip
 
 
@@ -115,55 +110,57 @@ EVENTS = {
 
 ORDERS = {
     "20240101T000000Z-cccccc": [
-        _order("A0001", EV1, "p", "e1", [_position(101, "A0001", "a1", "Dominican Republic")],
-               "2019-03-01T00:00:00+00:00"),
-        _order("A0002", EV1, "n", "e2", [_position(102, "A0002", "a2", "Mexico")],
-               "2019-03-01T00:00:00+00:00"),
+        _order("A0001", EV1, "p", "e1", [_position(101, "A0001", "a1", "Dominican Republic", checkins=[
+            (9001, 7, "2019-03-12T08:45:00+01:00", "entry"),
+            (9021, 8, "2019-03-12T08:46:00+01:00", "entry"),  # the same person on a second list
+        ])], "2019-03-12T07:46:00+00:00"),
+        _order("A0002", EV1, "n", "e2", [_position(102, "A0002", "a2", "Mexico", checkins=[
+            (9002, 7, "2019-03-12T08:50:00+01:00", "entry"),
+        ])], "2019-03-12T07:50:00+00:00"),
         _order("A0003", EV1, "p", "e3", [
-            _position(103, "A0003", None, "MEX", sector="ministry", gender="male"),
-            _position(104, "A0003", "a4", "Brazil", canceled=True),
-        ], "2019-03-01T00:00:00+00:00"),
-    ],
-    "20240102T000000Z-dddddd": [
-        _order("A0002", EV1, "c", "e2", [_position(102, "A0002", "a2", "Mexico")],
-               "2019-03-05T00:00:00+00:00"),
+            _position(103, "A0003", None, "MEX", sector="ministry", gender="male", checkins=[
+                (9003, 7, "2019-03-13T09:00:00+01:00", "entry"),
+                (9013, 7, "2019-03-12T09:10:00+01:00", "entry"),
+            ]),
+            _position(104, "A0003", "a4", "Brazil", canceled=True, checkins=[
+                (9004, 7, "2019-03-12T09:00:00+01:00", "entry"),
+            ]),
+        ], "2019-03-13T08:00:00+00:00"),
+        # an older version of A0004: 106's check-in was reverted since (the current one has none)
         _order("A0004", EV2, "p", "e4", [
             _position(105, "A0004", "a1", "dominican republic"),
-            _position(106, "A0004", "a5", "Vietnam", sector="ministry", gender="male"),
+            _position(106, "A0004", "a5", "Vietnam", sector="ministry", gender="male", checkins=[
+                (9006, 9, "2025-10-01T08:45:00+01:00", "entry"),
+            ]),
             _position(111, "A0004", "a9", "  Philippines ", gender="undisclosed"),
-        ], "2025-09-01T00:00:00+00:00"),
-        _order("A0005", EV2, "p", "e6", [_position(107, "A0005", "a6", "Fiji")],
-               "2025-09-01T00:00:00+00:00", testmode=True),
-        _order("A0006", EV_TEST, "p", "e7", [_position(108, "A0006", "a7", "France")],
-               "2019-12-01T00:00:00+00:00"),
+        ], "2025-10-01T07:45:00+00:00"),
+    ],
+    "20240102T000000Z-dddddd": [
+        _order("A0002", EV1, "c", "e2", [_position(102, "A0002", "a2", "Mexico", checkins=[
+            (9002, 7, "2019-03-12T08:50:00+01:00", "entry"),
+        ])], "2019-03-15T00:00:00+00:00"),
+        _order("A0004", EV2, "p", "e4", [
+            _position(105, "A0004", "a1", "dominican republic", checkins=[
+                (9005, 9, "2025-10-01T17:00:00+01:00", "exit"),  # an exit alone is no attendance
+            ]),
+            _position(106, "A0004", "a5", "Vietnam", sector="ministry", gender="male"),
+            _position(111, "A0004", "a9", "  Philippines ", gender="undisclosed", checkins=[
+                (9011, 9, "2025-10-01T09:05:00+01:00", "entry"),
+            ]),
+        ], "2025-10-01T16:00:00+00:00"),
+        _order("A0005", EV2, "p", "e6", [_position(107, "A0005", "a6", "Fiji", checkins=[
+            (9007, 9, "2025-10-01T09:00:00+01:00", "entry"),
+        ])], "2025-10-01T08:00:00+00:00", testmode=True),
+        _order("A0006", EV_TEST, "p", "e7", [_position(108, "A0006", "a7", "France", checkins=[
+            (9008, 10, "2020-01-01T09:00:00+01:00", "entry"),
+        ])], "2020-01-01T08:00:00+00:00"),
         _order("A0007", EV1, "p", "e1", [_position(109, "A0007", "a1", "DOM")],
                "2019-03-06T00:00:00+00:00"),
         _order("A0008", EV2, "e", "e8", [_position(110, "A0008", "a8", "Kosovo")],
                "2025-09-02T00:00:00+00:00"),
-        _order("A0010", EV_DELETED, "p", "e10", [_position(112, "A0010", "a10", "Japan")],
-               "2018-04-01T00:00:00+00:00"),
-    ],
-}  # fmt: skip
-
-CHECKINS = {
-    "20240101T000000Z-eeeeee": [  # older snapshot: 106 was checked in, later removed
-        _checkin_record(101, "A0001", EV1, 7, [(9001, "2019-03-12T08:45:00+01:00", "entry")]),
-        _checkin_record(106, "A0004", EV2, 9, [(9006, "2025-10-01T08:45:00+01:00", "entry")]),
-    ],
-    "20240102T000000Z-ffffff": [
-        _checkin_record(101, "A0001", EV1, 7, [(9001, "2019-03-12T08:45:00+01:00", "entry")]),
-        # the same position and check-in listed again under a second check-in list
-        _checkin_record(101, "A0001", EV1, 8, [(9001, "2019-03-12T08:45:00+01:00", "entry")]),
-        _checkin_record(102, "A0002", EV1, 7, [(9002, "2019-03-12T08:50:00+01:00", "entry")]),
-        _checkin_record(103, "A0003", EV1, 7, [(9003, "2019-03-13T09:00:00+01:00", "entry"),
-                                               (9013, "2019-03-12T09:10:00+01:00", "entry")]),
-        _checkin_record(104, "A0003", EV1, 7, [(9004, "2019-03-12T09:00:00+01:00", "entry")]),
-        _checkin_record(105, "A0004", EV2, 9, [(9005, "2025-10-01T17:00:00+01:00", "exit")]),
-        _checkin_record(107, "A0005", EV2, 9, [(9007, "2025-10-01T09:00:00+01:00", "entry")]),
-        _checkin_record(108, "A0006", EV_TEST, 10, [(9008, "2020-01-01T09:00:00+01:00", "entry")]),
-        _checkin_record(111, "A0004", EV2, 9, [(9011, "2025-10-01T09:05:00+01:00", "entry")]),
-        _checkin_record(112, "A0010", EV_DELETED, 11,
-                        [(9012, "2018-05-01T09:00:00+01:00", "entry")]),
+        _order("A0010", EV_DELETED, "p", "e10", [_position(112, "A0010", "a10", "Japan", checkins=[
+            (9012, 11, "2018-05-01T09:00:00+01:00", "entry"),
+        ])], "2018-05-01T08:00:00+00:00"),
     ],
 }  # fmt: skip
 
@@ -174,7 +171,6 @@ def _write_raw(path: Path) -> None:
     streams = {
         "events": (EVENTS, lambda r: r["slug"], None),
         "orders": (ORDERS, lambda r: r["code"], lambda r: r["last_modified"]),
-        "checkins": (CHECKINS, lambda r: f"{r['_checkin_list']}:{r['id']}", None),
     }
     for stream, (batches, key, cursor) in streams.items():
         rows = [

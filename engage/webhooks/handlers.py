@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from engage.config import PipelineConfig
-from engage.extract import extract_stream, stream_writer
+from engage.extract import stream_writer
 from engage.orchestration.asset_events import LandedBatch
 from engage.privacy.allow_list import Minimiser
 from engage.privacy.pseudonymise import Pseudonymiser
@@ -110,15 +110,8 @@ def handle_pretix(config: PipelineConfig, source_name: str, payload: Any, guard:
             guard.record(key)
     finally:
         guard.release(key)
-    # A check-in does not change the order's last_modified: attendance comes from the check-in
-    # lists, a snapshot stream, re-read by a normal extraction (it lands only if it changed).
-    if action.startswith("pretix.event.checkin") and "checkins" in source.streams:
-        result = extract_stream(config, source_name, "checkins")
-        if result.batch_id:
-            landed = LandedBatch(
-                source_name, "checkins", result.batch_id, result.records, f"webhook:{action}"
-            )
-            batches.append(landed)
+    # A check-in push needs nothing more: a scan touches its order, and the order re-read above
+    # carries every position's check-ins of every list (docs/contracts.md, attendance).
     return Accepted(batches, key)
 
 

@@ -5,7 +5,7 @@ Routes (docs/webhooks.md):
 * `POST /webhooks/pretix/<source>`: pretix's small notification (`notification_id`, `organizer`,
   `event`, `code`, `action`). The order is fetched through the pretix API (the source's own
   client), pseudonymised with the `orders` stream's rules and landed as a one-record `orders`
-  batch. A check-in action also re-reads the `checkins` snapshot (a normal extraction).
+  batch; a check-in action needs no more (the order carries its positions' check-ins).
 * `POST /webhooks/kobotoolbox/<source>`: the body IS the submission (a data-endpoint record); it is
   pseudonymised with the `submissions` rules and landed as a one-record `submissions` batch.
 * `GET /health`: 200 when the receiver serves.

@@ -1,32 +1,40 @@
--- One row per check-in in the current checkins snapshot (latest batch per source_instance).
--- pretix lists a position once per check-in list, each time with all its check-ins, so a
--- check-in can appear in several records: it is kept once.
+-- One row per check-in, read from the current version of each order: every scan touches its
+-- order (pretix's Checkin.save() calls order.touch()), so the incremental orders stream re-lands
+-- the order with each position's check-ins of every check-in list (docs/contracts.md,
+-- "Where attendance is read from"). The optional `checkins` snapshot stream is for
+-- reconciliation only and is not read here.
 with
 
-source as (
+orders as (
 
-    select * from {{ source('pretix', 'checkins') }}
+    select * from {{ ref('base_pretix__orders_current') }}
 
 ),
 
-current_snapshot as (
+positions as (
 
-    {{ latest_snapshot('source') }}
+    select
+        orders.source_instance,
+        orders.record ->> 'code' as order_code,
+        orders.record ->> 'event' as event_slug,
+        position_record
+    from orders
+    cross join
+        unnest(try_cast(orders.record -> 'positions' as json[])) as unnested (position_record)
 
 ),
 
 checkins as (
 
     select
-        current_snapshot.source_instance,
-        current_snapshot.line_number,
-        current_snapshot.record ->> '_event' as event_slug,
-        current_snapshot.record ->> 'id' as position_key,
-        current_snapshot.record ->> 'order' as order_code,
+        positions.source_instance,
+        positions.event_slug,
+        positions.order_code,
+        positions.position_record ->> 'id' as position_key,
         checkin
-    from current_snapshot
+    from positions
     cross join
-        unnest(try_cast(current_snapshot.record -> 'checkins' as json[])) as unnested (checkin)
+        unnest(try_cast(positions.position_record -> 'checkins' as json[])) as unnested (checkin)
 
 ),
 
@@ -45,11 +53,6 @@ renamed as (
         coalesce(checkin ->> 'type', 'entry') as checkin_type,
         coalesce(try_cast(checkin ->> 'auto_checked_in' as boolean), false) as is_auto_checked_in
     from checkins
-    qualify
-        row_number() over (
-            partition by source_instance, checkin ->> 'id'
-            order by line_number
-        ) = 1
 
 )
 
