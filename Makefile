@@ -44,7 +44,7 @@ clean:
 
 bench: env manifest  ## figures -> bench/results/: loading, extraction, landed rows, live Airflow vs CLI, report
 	$(RUN) python bench/bench_load.py
-	$(RUN) python bench/bench_extract.py  # hardened vs plain HTTP client -> bench/results/extract.json
+	$(RUN) python bench/bench_extract.py  # our extractor vs a bare requests + json loop -> bench/results/extract.json
 	$(RUN) python bench/bench_landed_rows.py  # pretix daily rows: check-in snapshot vs order feed
 	$(RUN) python bench/bench_airflow.py
 	$(RUN) python bench/bench_report.py

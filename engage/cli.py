@@ -184,7 +184,9 @@ def _privacy_scan(cfg: PipelineConfig, names: set[str], secrets: set[str]) -> No
 
     findings = scan(cfg, names=names, secrets=secrets)
     for finding in findings[:20]:
-        console.print(f"{finding.kind}: {finding.excerpt} in {finding.place}", highlight=False)
+        console.print(
+            f"{finding.kind}: {finding.excerpt} in {finding.place}", highlight=False, soft_wrap=True
+        )
     if findings:
         console.print(f"[bold red]privacy scan: {len(findings)} finding(s)[/]")
         raise typer.Exit(1)
@@ -428,7 +430,9 @@ def scan_command(
     names = names_file.read_text(encoding="utf-8").splitlines() if names_file else []
     findings = scan(cfg, names=names)
     for finding in findings[:50]:
-        console.print(f"{finding.kind}: {finding.excerpt} in {finding.place}", highlight=False)
+        console.print(
+            f"{finding.kind}: {finding.excerpt} in {finding.place}", highlight=False, soft_wrap=True
+        )
     if findings:
         console.print(f"[bold red]{len(findings)} finding(s)[/]")
         raise typer.Exit(1)

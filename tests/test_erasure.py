@@ -116,6 +116,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory, simulator, victim) -> Iterator
                 "organizer": "ecccn",
                 "credentials": {"token_env": TOKEN_ENV},
                 "http": {"page_size": 500, "backoff_factor": 0.01},
+                "streams": ["events", "orders", "checkins"],  # the reconciliation snapshot is erased too
             },
             "kobo_test": {
                 "kind": "kobotoolbox",

@@ -236,8 +236,12 @@ def _source_counts() -> dict[tuple[str, str], int]:
     counts = {
         ("pretix", "events"): len(dataset.events),
         ("pretix", "orders"): len({o.code for o in dataset.orders if o.code is not None}),
-        ("pretix", "checkins"): sum(
-            1 for slug in store.events_by_slug for _, p in _list_positions(store, slug, False) if p.checkins
+        ("pretix", "checkins"): sum(  # one record per list and position checked in on that list
+            1
+            for slug in store.events_by_slug
+            for checkin_list in store.checkin_lists[slug]
+            for _, p in _list_positions(store, slug, checkin_list, False)
+            if any(c.list_id == checkin_list["id"] for c in p.checkins)
         ),
         ("kobo", "assets"): len(kobo.surveys),
         ("kobo", "submissions"): sum(len(a.submissions) for a in kobo.surveys if a.has_deployment),

@@ -9,6 +9,7 @@ list fails the build with its source, id and response count. The missing-key che
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -201,7 +202,7 @@ def test_the_demo_figure_check_is_real_and_only_the_demo_runs_it(seed_run: SeedR
 
 def test_the_warehouse_dag_passes_the_configurations_vars_and_leaves_out_demo_figures(tmp_path: Path) -> None:
     from engage.orchestration.dag_factory import build_warehouse_dag
-    from engage.warehouse.dbt import dbt_vars
+    from engage.warehouse.dbt import build_exclusions, dbt_args, dbt_vars
 
     path = tmp_path / "pipeline.yml"
     data = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))
@@ -210,17 +211,16 @@ def test_the_warehouse_dag_passes_the_configurations_vars_and_leaves_out_demo_fi
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     config = load_config(path)
     dag = build_warehouse_dag(config)
-    dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("dbt.")]
-    assert dbt_tasks and all(t.vars == dbt_vars(config) for t in dbt_tasks)
-    # Cosmos still renders the multi-parent figures test as a detached task despite the exclude
-    # (astronomer-cosmos 1.x); with the var demo false it checks nothing, so production publishes.
-    assert all(t.vars["demo"] is False for t in dbt_tasks if "first_phase_figures" in t.task_id)
-    assert dbt_vars(config)["limesurvey_server_timezones"] == {"limesurvey_main": "America/Bogota"}
-    assert dbt_vars(config)["demo"] is False
+    # one dbt task (the CLI's own build), not a task per node: its command carries the vars
+    assert [t.task_id for t in dag.tasks] == ["load", "dbt_build", "publish"]
+    args = dbt_args(config, ["build", "--exclude", *build_exclusions(config)])
+    passed = json.loads(args[args.index("--vars") + 1])
+    assert passed == dbt_vars(config)
+    assert passed["limesurvey_server_timezones"] == {"limesurvey_main": "America/Bogota"}
+    assert passed["demo"] is False and build_exclusions(config) == ["tag:demo_figures"]
 
-    demo_dag = build_warehouse_dag(load_config(PROJECT_ROOT / "config" / "pipeline.yml"))
-    figures = [t for t in demo_dag.tasks if "first_phase_figures" in t.task_id]
-    assert figures and all(t.vars["demo"] is True for t in figures)  # the demo checks its figures
+    demo = load_config(PROJECT_ROOT / "config" / "pipeline.yml")
+    assert dbt_vars(demo)["demo"] is True and build_exclusions(demo) == []  # the demo checks its figures
 
 
 def test_a_stale_source_is_reported_and_alerted_through_the_configured_webhook(

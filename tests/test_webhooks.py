@@ -22,6 +22,7 @@ from engage.privacy.pseudonymise import DEMO_KEY, Pseudonymiser
 from engage.webhooks.receiver import serve_in_thread, sign
 from tests.conftest import TOKEN_ENV, write_config
 from tests.scripted_server import scripted_server
+from tests.simulator_forms import simulator_surveys
 
 PRETIX_SECRET = "pretix-push-secret-for-tests"
 KOBO_SECRET = "kobo-push-secret-for-tests"
@@ -66,7 +67,8 @@ def _config(folder: Path, simulator: Any, *, lean: bool = False) -> PipelineConf
     }
     if lean:
         sources["pretix_test"]["streams"] = ["events", "orders"]
-    return load_config(write_config(folder, simulator.pretix_url, sources=sources))
+    surveys = simulator_surveys(kobo="kobo_test")  # the simulator's forms, as a deployment lists them
+    return load_config(write_config(folder, simulator.pretix_url, sources=sources, surveys=surveys))
 
 
 def _landing_files(config: PipelineConfig) -> set[tuple[str, int]]:
