@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pretix.settings")
 os.environ.setdefault("PRETIX_DIRTY_TRANSACTIONS_QUIET", "false")  # a missed create_transactions fails
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -66,7 +66,8 @@ EVENTS = {
         datetime(2026, 6, 16, 17, 0),
         False,
         {"activity_type": "workshop", "modality": "in_person", "host_country": "Kenya"}
-        | {"beneficiary_countries": "KE;Uganda", "phase": "1", "region": "Africa", "delivering_body": "EU CyberNet"},
+        | {"beneficiary_countries": "KE;Uganda", "phase": "1", "region": "Africa"}
+        | {"delivering_body": "EU CyberNet"},
         (("Entry", False), ("Later days", True)),
     ),
     # 09:00 on New Year's Day in Auckland is 20:00Z on 31 December
@@ -205,7 +206,11 @@ def _questions(event: Event, item: Item) -> None:
         (("country", "S", ()), ("organisation", "S", ()), ("sector", "C", SECTORS), ("gender", "C", GENDERS))
     ):
         question = Question.objects.create(
-            event=event, question=i18n(identifier.title()), identifier=identifier, type=kind, position=position
+            event=event,
+            question=i18n(identifier.title()),
+            identifier=identifier,
+            type=kind,
+            position=position,
         )
         question.items.add(item)
         for option in options:
@@ -244,9 +249,10 @@ def _order(label: str, slug: str, status: str, testmode: bool, positions: list) 
             if canceled:
                 canceled_positions.append(position)
         order.create_transactions(is_new=True)
-    for position, (_person, _country, _canceled, checkins) in zip(order.all_positions.order_by("positionid"), positions, strict=True):
-        for list_index, kind, day, hhmm in checkins:
-            Checkin.objects.create(position=position, list=lists[list_index], type=kind, datetime=local(event, day, hhmm))
+    for position, spec in zip(order.all_positions.order_by("positionid"), positions, strict=True):
+        for list_index, kind, day, hhmm in spec[3]:
+            scanned_at = local(event, day, hhmm)
+            Checkin.objects.create(position=position, list=lists[list_index], type=kind, datetime=scanned_at)
     for position in canceled_positions:  # a position canceled after its scan (a partial cancellation)
         with transaction.atomic():
             position.canceled = True
@@ -270,7 +276,9 @@ def _answers(position: OrderPosition, event: Event, person: str, country: str, n
         value = values[question.identifier]
         if question.type == "C":
             option = question.options.get(identifier=value)
-            answer = QuestionAnswer.objects.create(orderposition=position, question=question, answer=str(option.answer))
+            answer = QuestionAnswer.objects.create(
+                orderposition=position, question=question, answer=str(option.answer)
+            )
             answer.options.add(option)
         else:
             QuestionAnswer.objects.create(orderposition=position, question=question, answer=value)

@@ -1,6 +1,6 @@
 """A real pretix on loopback for the conformance run: its own venv, a cached migrated SQLite, runserver.
 
-    python -m tests.conformance.pretix_server prepare   # install + migrate (cached), what `make conformance` does first
+    python -m tests.conformance.pretix_server prepare   # install + migrate (cached): make conformance
 
 Everything lives under `.conformance/` (git-ignored): `venv/` (pretix from PyPI, installed by uv),
 `cache/pretix-<version>.sqlite3` (the migrated, empty database: a warm run copies it instead of
@@ -201,13 +201,17 @@ class PretixServer:
 
     def seed_script(self, command: str, token: str) -> str:
         """Run pretix_seed.py (seed | change) with pretix's Python; its JSON line on stdout."""
-        return _run(
-            f"pretix_seed.py {command}",
-            [str(PYTHON), str(SEED_SCRIPT), command],
-            seconds=SEED_SECONDS,
-            log=self.folder / f"seed-{command}.log",
-            env=pretix_env(self.config, PRETIX_CONFORMANCE_TOKEN=token),
-        ).strip().splitlines()[-1]
+        return (
+            _run(
+                f"pretix_seed.py {command}",
+                [str(PYTHON), str(SEED_SCRIPT), command],
+                seconds=SEED_SECONDS,
+                log=self.folder / f"seed-{command}.log",
+                env=pretix_env(self.config, PRETIX_CONFORMANCE_TOKEN=token),
+            )
+            .strip()
+            .splitlines()[-1]
+        )
 
     def start(self) -> None:
         """runserver in the background (its own process group); wait until the API answers 401."""
@@ -227,7 +231,8 @@ class PretixServer:
         deadline = started + SERVER_START_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ConformanceError(f"pretix runserver exited {self.process.returncode}:\n{self._log_tail()}")
+                code = self.process.returncode
+                raise ConformanceError(f"pretix runserver exited {code}:\n{self._log_tail()}")
             with contextlib.suppress(requests.RequestException):
                 answer = requests.get(f"{self.api_url}organizers/", timeout=5)
                 if answer.status_code == 401:
