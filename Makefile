@@ -33,6 +33,7 @@ PRETIX_VERSION ?= 2026.8.0
 conformance: env  ## the pipeline against a real pretix $(PRETIX_VERSION) (PyPI, SQLite, runserver): cold ~3 min, warm ~2 min
 	PRETIX_VERSION=$(PRETIX_VERSION) $(RUN) python -m tests.conformance.pretix_server prepare
 	PRETIX_VERSION=$(PRETIX_VERSION) $(RUN) pytest -q -m conformance tests/conformance/
+	@echo "seconds per step (.conformance/run/timings.json):" && cat .conformance/run/timings.json
 
 lint: env
 	$(RUN) ruff check .

@@ -143,6 +143,10 @@ ORDERS = {
     "T1": ("cf-test-2026", "p", False, [("T1", "Kenya", False, [(0, "entry", 0, "08:50")])]),
 }
 
+# Registrations without a scan, so that the orders take two pages (pretix's max_page_size is 50).
+FILLERS = tuple(f"X{n:02d}" for n in range(1, 61))
+ORDERS |= {label: ("cf-bru-2026", "p", False, [(label, "Kenya", False, [])]) for label in FILLERS}
+
 # The second round: a new scan for a pending order on the include_pending list and for a paid
 # order, a cancellation, and a reverted (deleted) scan. Exactly these orders are touched.
 NEW_SCANS = {"J": (1, "entry", 1, "08:33"), "P2": (0, "entry", 0, "09:10")}
