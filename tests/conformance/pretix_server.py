@@ -267,14 +267,15 @@ class PretixServer:
 
 
 def _stop_on_sigterm(server: PretixServer) -> None:
-    """A SIGTERM (make interrupted, a CI timeout) stops the server, then exits as SIGTERM would."""
+    """A SIGTERM (make interrupted, a CI timeout) stops the server, then interrupts the run."""
     previous = signal.getsignal(signal.SIGTERM)
 
     def handler(signum: int, frame: object) -> None:
         server.stop()
         if callable(previous):
             previous(signum, frame)
-        raise SystemExit(128 + signum)
+        # an interruption, as Ctrl-C is: pytest stops the session and still runs every finaliser
+        raise KeyboardInterrupt(f"signal {signum}: pretix stopped")
 
     with contextlib.suppress(ValueError):  # not the main thread: atexit and finally still apply
         signal.signal(signal.SIGTERM, handler)
