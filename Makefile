@@ -21,11 +21,19 @@ demo: env  ## simulator -> landing -> DuckDB -> dbt -> data/marts.duckdb, Parque
 # Two workers (the machine's two cores); each test module stays on one worker (tests/conftest.py).
 PYTEST_WORKERS ?= 2
 test: env manifest  ## the whole suite: unit, contract, integration, dbt, Airflow DAGs (not the live Airflow)
-	$(RUN) pytest -q -n $(PYTEST_WORKERS) --dist loadgroup -m "not live_airflow"
+	$(RUN) pytest -q -n $(PYTEST_WORKERS) --dist loadgroup -m "not live_airflow and not conformance"
 
 .PHONY: live-airflow
 live-airflow: env manifest  ## the event path under a live Airflow (api-server, scheduler, dag-processor): ~10+ min
 	$(RUN) pytest -q -s -m live_airflow tests/test_live_airflow.py
+
+# The pretix version the conformance run installs from PyPI (docs/conformance.md).
+PRETIX_VERSION ?= 2026.8.0
+.PHONY: conformance
+conformance: env  ## the pipeline against a real pretix $(PRETIX_VERSION) (PyPI, SQLite, runserver): cold ~3 min, warm ~2 min
+	PRETIX_VERSION=$(PRETIX_VERSION) $(RUN) python -m tests.conformance.pretix_server prepare
+	PRETIX_VERSION=$(PRETIX_VERSION) $(RUN) pytest -q -m conformance tests/conformance/
+	@echo "seconds per step (.conformance/run/timings.json):" && cat .conformance/run/timings.json
 
 lint: env
 	$(RUN) ruff check .

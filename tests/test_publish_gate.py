@@ -122,3 +122,50 @@ def test_a_partial_refresh_is_blocked_and_the_published_version_kept(
     publish(partial, allow_shrink=True)  # `--allow-shrink`: the same call, without the docs page
     with duckdb.connect(str(whole.marts_path), read_only=True) as con:
         assert con.execute("select count(*) from fct_participation where is_attended").fetchone()[0] == 0
+
+
+def _participations(tmp_path: Path, *, published: int, kept: int, withdrawn: range) -> None:
+    """Published participations p0..p{published-1}; the new marts keep the first `kept`."""
+    stamp = datetime(2026, 1, 1, tzinfo=UTC)
+    with duckdb.connect(str(tmp_path / "marts.duckdb")) as con:
+        con.execute(
+            "create table fct_participation as select 'p' || range as participation_id from range(?)",
+            [published],
+        )
+        con.execute(
+            "create table _published as select ?::timestamptz as published_at, 'v1' as version", [stamp]
+        )
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.execute("create schema marts; create schema audit; create schema intermediate")
+        con.execute(
+            "create table marts.fct_participation as select 'p' || range as participation_id from range(?)",
+            [kept],
+        )
+        con.execute(
+            "create table audit.erasures "
+            "(erased_at timestamptz, raw_rows_removed bigint, raw_rows_changed bigint)"
+        )
+        con.execute(
+            "create table intermediate.int_participations_withdrawn as "
+            "select 'p' || range as participation_id from range(?, ?)",
+            [withdrawn.start, withdrawn.stop],
+        )
+    with duckdb.connect(":memory:") as con:
+        con.execute("attach ? as warehouse (read_only)", [str(tmp_path / "warehouse.duckdb")])
+        check_shrinkage(con, tmp_path / "marts.duckdb", tolerance_percent=0.0)
+
+
+def test_participations_canceled_at_the_source_explain_the_shrinkage(tmp_path: Path) -> None:
+    """Found against a real pretix (make conformance): a cancellation blocked every later publish."""
+    _participations(tmp_path, published=100, kept=97, withdrawn=range(97, 100))
+
+
+def test_participations_gone_without_a_cancellation_still_block(tmp_path: Path) -> None:
+    # p97 was canceled at the source; p98 and p99 vanished without a reason (a lost batch, say)
+    with pytest.raises(PublishBlocked, match=r"100 published -> 97 new .* 1 participations canceled"):
+        _participations(tmp_path, published=100, kept=97, withdrawn=range(97, 98))
+
+
+def test_a_cancellation_the_published_version_already_left_out_explains_nothing(tmp_path: Path) -> None:
+    with pytest.raises(PublishBlocked, match=r"0 participations canceled"):
+        _participations(tmp_path, published=100, kept=97, withdrawn=range(100, 110))

@@ -4,18 +4,23 @@ A partial refresh (a source's first stream loaded, its others not yet) or a lost
 fact table or a headline KPI with fewer rows than the version analysts hold now. Before the
 published copy is replaced, the new figures are compared with the current ones; a figure that
 shrinks by more than `publish.max_shrink_percent` plus what recorded erasures since that version
-removed (audit.erasures) blocks the publish, and the old version stays. A deliberate shrinkage
-(a source retired, data corrected at the partner) is published with `allow_shrink`.
+removed (audit.erasures) and what the source withdrew (published participations gone because
+pretix canceled their order or position: `int_participations_withdrawn`) blocks the publish, and
+the old version stays. A deliberate shrinkage (a source retired, data corrected at the partner) is
+published with `allow_shrink`.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from engage.report.kpis import KPI_TABLE
+
+logger = logging.getLogger(__name__)
 
 FACT_PREFIX = "fct_"
 HEADLINE_ROW = "all"  # the KPI mart's whole-programme row
@@ -35,12 +40,15 @@ class Shrinkage:
 class PublishBlocked(Exception):
     """The new marts hold less than the published version; the old version was kept."""
 
-    def __init__(self, shrinkages: list[Shrinkage], tolerance_percent: float, erased_rows: int) -> None:
+    def __init__(
+        self, shrinkages: list[Shrinkage], tolerance_percent: float, erased_rows: int, withdrawn: int = 0
+    ) -> None:
         self.shrinkages = shrinkages
         figures = "; ".join(s.line() for s in shrinkages)
         super().__init__(
             f"publish blocked, the published version is kept: {figures} (tolerance "
-            f"{tolerance_percent:g} % plus {erased_rows:,} rows removed by erasures since that version). "
+            f"{tolerance_percent:g} % plus {erased_rows:,} rows removed by erasures and {withdrawn:,} "
+            "participations canceled at the source since that version). "
             "A partial refresh? Re-run once every stream has landed; a deliberate shrinkage: "
             "`engage publish --allow-shrink` (Airflow: trigger engage_warehouse with conf "
             '{"allow_shrink": true})'
@@ -82,6 +90,33 @@ def _erased_rows_since(con: duckdb.DuckDBPyConnection, published_at: object) -> 
     return int(found[0])
 
 
+def _has_table(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str, column: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.columns "
+            "where table_catalog = ? and table_schema = ? and table_name = ? and column_name = ?",
+            [catalog, schema, table, column],
+        ).fetchone()[0]
+    )
+
+
+def _withdrawn_since_published(con: duckdb.DuckDBPyConnection) -> int:
+    """Published participations the new marts lack because the source canceled them (a reason)."""
+    withdrawn = ("warehouse", "intermediate", "int_participations_withdrawn", "participation_id")
+    published = ("published", "main", "fct_participation", "participation_id")
+    current = ("warehouse", "marts", "fct_participation", "participation_id")
+    if not all(_has_table(con, *place) for place in (withdrawn, published, current)):
+        return 0  # a warehouse built before the model, or marts without participations
+    return int(
+        con.execute(
+            "select count(*) from published.main.fct_participation "
+            "where participation_id in "
+            "(select participation_id from warehouse.intermediate.int_participations_withdrawn) "
+            "and participation_id not in (select participation_id from warehouse.marts.fct_participation)"
+        ).fetchone()[0]
+    )
+
+
 def check_shrinkage(con: duckdb.DuckDBPyConnection, published_db: Path, *, tolerance_percent: float) -> None:
     """Raise PublishBlocked when `warehouse.marts` holds less than the published database.
 
@@ -94,6 +129,7 @@ def check_shrinkage(con: duckdb.DuckDBPyConnection, published_db: Path, *, toler
     try:
         before = mart_figures(con, "published", "main")
         stamp = con.execute("select max(published_at) from published.main._published").fetchone()[0]
+        withdrawn = _withdrawn_since_published(con)
     finally:
         con.execute("detach published")
     after = mart_figures(con, "warehouse", "marts")
@@ -101,7 +137,9 @@ def check_shrinkage(con: duckdb.DuckDBPyConnection, published_db: Path, *, toler
     shrunk = [
         Shrinkage(figure, old, after.get(figure, 0))
         for figure, old in before.items()
-        if old - after.get(figure, 0) > old * tolerance_percent / 100 + erased
+        if old - after.get(figure, 0) > old * tolerance_percent / 100 + erased + withdrawn
     ]
     if shrunk:
-        raise PublishBlocked(shrunk, tolerance_percent, erased)
+        raise PublishBlocked(shrunk, tolerance_percent, erased, withdrawn)
+    if withdrawn:
+        logger.info("publish gate: %d published participations canceled at the source since then", withdrawn)
