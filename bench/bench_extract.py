@@ -67,6 +67,7 @@ def _plain_json_once(self: ApiClient, method: str, path: str, **kwargs: Any) -> 
         self.requests_made += 1
     if response.status_code >= 400:
         raise SourceError(f"{self.source_name}: HTTP {response.status_code} for {url}")
+    self.last_body = response.content  # for the page fingerprint
     try:
         return response.json()
     except ValueError:

@@ -99,9 +99,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+# What json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")) builds on
+# every call, built once.
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def encode_record(record: dict[str, Any]) -> bytes:
     """One NDJSON line; keys sorted so an unchanged snapshot has an unchanged checksum."""
-    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    return _ENCODER.encode(record).encode() + b"\n"
 
 
 class BatchWriter:
