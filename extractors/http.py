@@ -65,8 +65,17 @@ class NotJsonError(UntrustedResponse):
     """A success status whose body is not strict JSON: a transport fault (a cut or a proxy's page)."""
 
 
-def _fingerprint(page: list[dict]) -> str:
-    return hashlib.sha256(json.dumps(page, sort_keys=True, default=str).encode()).hexdigest()
+def page_fingerprint(payload: Mapping[str, Any], body: bytes) -> str:
+    """A list page's records, by the body bytes that carry them: a digest of the body with its own
+    `next` and `previous` links read as null (a list that ignores its page parameter answers the
+    same records under new links, or under none on its last page). Equal digests mean equal
+    bodies outside the links, so equal records; hashing the bytes costs a fraction of
+    re-serialising the records (issue 16)."""
+    for key in ("next", "previous"):
+        link = payload.get(key)
+        if isinstance(link, str) and link:
+            body = body.replace(json.dumps(link, ensure_ascii=False).encode(), b"null")
+    return hashlib.sha256(body).hexdigest()
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
@@ -142,6 +151,7 @@ class ApiClient:
         self.session.headers.update({"User-Agent": f"engage-pipeline/{__version__}", **(headers or {})})
         self.requests_made = 0
         self.pages_read = 0
+        self.last_body = b""  # of the last answer parsed: the page fingerprint reads it
         # urllib3 retries seen on answers, unparseable bodies asked again, repeated pages asked again
         self.retries_made = 0
 
@@ -264,6 +274,7 @@ class ApiClient:
             if response.status_code >= 400:
                 text = self._redact(body[:300].decode("utf-8", "replace"))
                 raise SourceError(f"{self.label}: {status_message(response.status_code, shown, text)}")
+            self.last_body = body
             try:
                 return strict_json(body, response.headers.get("Content-Type"))
             except UntrustedJson as exc:
@@ -304,15 +315,17 @@ class ApiClient:
             page = payload["results"]
             if not page:
                 break
-            # Fingerprint before yielding: consumers may change records in place (pseudonymisation).
-            fingerprint = _fingerprint(page)
+            # By the bytes received, so consumers changing records in place (pseudonymisation) cannot
+            # disturb it, and the records are not serialised again.
+            fingerprint = page_fingerprint(payload, self.last_body)
             if fingerprint == previous_fingerprint:
                 # A repeat may be transient (a stale cache, a flaky proxy): ask again before concluding.
-                payload = self._refetch_repeated(url, query, fingerprint) or payload
+                again = self._refetch_repeated(url, query, fingerprint)
+                payload = again[0] if again else payload
                 page = payload["results"]
                 if not page:
                     break
-                fingerprint = _fingerprint(page)
+                fingerprint = again[1] if again else fingerprint
             if fingerprint == previous_fingerprint:
                 log.warning("%s: page %s repeats the previous one; stopping", self.label, without_query(url))
                 break
@@ -386,18 +399,22 @@ class ApiClient:
             f"{without_query(url)} counts; stopping so that nothing is landed short"
         )
 
-    def _refetch_repeated(self, url: str, query: Mapping[str, Any] | None, repeated: str) -> dict | None:
+    def _refetch_repeated(
+        self, url: str, query: Mapping[str, Any] | None, repeated: str
+    ) -> tuple[dict, str] | None:
         """Ask a page that repeated the previous one again (up to max_retries times, with backoff).
 
-        Returns the first answer that differs from the repeat, or None if the source keeps repeating.
+        Returns the first answer that differs from the repeat (and its fingerprint), or None if the
+        source keeps repeating.
         """
         for attempt in range(self.max_retries):
             log.warning("%s: page %s repeats the previous one; asking again", self.label, without_query(url))
             self.retries_made += 1
             time.sleep(self._backoff(attempt))
             payload = self.get_list(url, params=query)
-            if not payload["results"] or _fingerprint(payload["results"]) != repeated:
-                return payload
+            fingerprint = page_fingerprint(payload, self.last_body)
+            if not payload["results"] or fingerprint != repeated:
+                return payload, fingerprint
         return None
 
     def close(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 Page = list[dict[str, Any]]
@@ -39,6 +40,7 @@ def fields(action: FieldAction, *paths: str) -> tuple[FieldRule, ...]:
     return tuple(FieldRule(path, action) for path in paths)
 
 
+@lru_cache(maxsize=8192)  # a run parses each record's cursor several times (filters, marks, keyset)
 def parse_cursor(value: str) -> datetime:
     """ISO timestamps with any offset (or `Z`) compared as instants, not as text."""
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -23,6 +23,9 @@ from extractors.streams import cursor_order
 
 MANIFEST_NAME = "_MANIFEST.json"
 PART_ROWS = 100_000  # rows per part file: bounds memory of readers and size of rewrites
+# zlib's default: measured on the demo's orders (issue 16), half the CPU of level 9 for files
+# 2.8 % larger. The checksums are of the lines, not of the compressed bytes, so they do not move.
+GZIP_LEVEL = 6
 
 
 class PartInfo(BaseModel):
@@ -96,9 +99,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+# What json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")) builds on
+# every call, built once.
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def encode_record(record: dict[str, Any]) -> bytes:
     """One NDJSON line; keys sorted so an unchanged snapshot has an unchanged checksum."""
-    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    return _ENCODER.encode(record).encode() + b"\n"
 
 
 class BatchWriter:
@@ -142,21 +150,33 @@ class BatchWriter:
         self.row_count = 0
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
+        """Encode the records and append them; a page goes to gzip and the checksums in one piece."""
+        lines: list[bytes] = []
         for record in records:
-            line = encode_record(record)
-            if self._part_file is None or self._part_rows >= PART_ROWS:
+            if self._part_file is None or self._part_rows + len(lines) >= PART_ROWS:
+                self._append(lines)
+                lines = []
                 self._close_part()
                 self._open_part()
-            self._part_file.write(line)
-            self._part_hash.update(line)
-            self._content.update(line)
-            self._part_rows += 1
-            self.row_count += 1
+            lines.append(encode_record(record))
+        self._append(lines)
+
+    def _append(self, lines: list[bytes]) -> None:
+        if not lines:
+            return
+        chunk = b"".join(lines)
+        self._part_file.write(chunk)
+        self._part_hash.update(chunk)  # sha256 of the lines in one piece = of the lines one by one
+        self._content.update(chunk)
+        self._part_rows += len(lines)
+        self.row_count += len(lines)
 
     def _open_part(self) -> None:
         name = f"part-{len(self._parts):05d}.ndjson.gz"
         raw = open(self.directory / name, "wb")  # noqa: SIM115 - closed in _close_part
-        self._part_file = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+        self._part_file = gzip.GzipFile(
+            filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL
+        )
         self._part_raw = raw
         self._part_name = name
         self._part_hash = hashlib.sha256()

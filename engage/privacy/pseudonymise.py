@@ -42,8 +42,7 @@ class Pseudonymiser:
 
     def pseudonym(self, value: str) -> str:
         """32 hex characters of HMAC-SHA256: stable per key, not reversible without it."""
-        digest = hmac.new(self.key, normalise_identifier(value).encode("utf-8"), hashlib.sha256)
-        return digest.hexdigest()[:32]
+        return hmac.digest(self.key, normalise_identifier(value).encode("utf-8"), hashlib.sha256).hex()[:32]
 
 
 def apply_rules(
