@@ -139,6 +139,8 @@ ORDER_FIELDS = {
     "positions[].company", "positions[].country", "positions[].canceled",
     "positions[].answers[].question", "positions[].answers[].question_identifier",
     "positions[].answers[].answer", "positions[].answers[].option_identifiers",
+    "positions[].checkins[].id", "positions[].checkins[].list", "positions[].checkins[].datetime",
+    "positions[].checkins[].type",
 }  # fmt: skip
 
 
