@@ -1,7 +1,8 @@
 """A live Airflow 3 for tests and the bench: api-server, scheduler and dag-processor, LocalExecutor.
 
 Everything on 127.0.0.1 with free ports, in a temporary AIRFLOW_HOME (SQLite metadata database).
-Each service runs in its own process group and is stopped by killing the group (TERM, then KILL):
+Each service runs in its own process group and is stopped by killing the group (TERM, then KILL),
+at the latest at exit or on SIGTERM to the test run:
 `airflow standalone`'s children survive a SIGTERM to it, so it is not used. Every wait is bounded.
 
     with LiveAirflow(home, env={"ENGAGE_CONFIG": ...}) as airflow:
@@ -26,6 +27,8 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+
+from tests.stop_on_exit import stop_on_exit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -132,6 +135,7 @@ class LiveAirflow:
         (self.home / "passwords.json").write_text(json.dumps({"admin": self.password}))
         self.cli("db", "migrate", timeout=600)
         self.cli("pools", "set", "engage_writer", "1", "One DuckDB writer")
+        stop_on_exit(self.stop, "the live Airflow")  # a killed pytest leaves no service behind
         for name in SERVICES:
             args = [AIRFLOW, name, *(["--workers", "1"] if name == "api-server" else [])]
             with open(self.logs / f"{name}.log", "wb") as log:

@@ -14,7 +14,6 @@ is stopped by its pid (its own process group) in `PretixServer.stop()`, which th
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import shutil
@@ -27,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+
+from tests.stop_on_exit import stop_on_exit
 
 PRETIX_VERSION = os.environ.get("PRETIX_VERSION", "2026.8.0")
 ROOT = Path(__file__).resolve().parents[2]
@@ -225,8 +226,7 @@ class PretixServer:
             start_new_session=True,
         )
         handle.close()
-        atexit.register(self.stop)
-        _stop_on_sigterm(self)
+        stop_on_exit(self.stop, "pretix")
         started = time.monotonic()
         deadline = started + SERVER_START_SECONDS
         while time.monotonic() < deadline:
@@ -264,21 +264,6 @@ class PretixServer:
             return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-20:])
         except OSError:
             return "(no server log)"
-
-
-def _stop_on_sigterm(server: PretixServer) -> None:
-    """A SIGTERM (make interrupted, a CI timeout) stops the server, then interrupts the run."""
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def handler(signum: int, frame: object) -> None:
-        server.stop()
-        if callable(previous):
-            previous(signum, frame)
-        # an interruption, as Ctrl-C is: pytest stops the session and still runs every finaliser
-        raise KeyboardInterrupt(f"signal {signum}: pretix stopped")
-
-    with contextlib.suppress(ValueError):  # not the main thread: atexit and finally still apply
-        signal.signal(signal.SIGTERM, handler)
 
 
 def main(argv: list[str]) -> int:
