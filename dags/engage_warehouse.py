@@ -1,4 +1,4 @@
-"""Airflow: load -> dbt (Cosmos) -> publish, scheduled on the landed-stream assets."""
+"""Airflow: load -> one `dbt build` -> publish, scheduled on each source's landed asset and on pushes."""
 
 from engage.orchestration.dag_factory import build_warehouse_dag
 

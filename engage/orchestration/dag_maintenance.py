@@ -1,8 +1,8 @@
 """The `engage_maintenance` DAG: landing retention, warehouse checkpoint, published copy check.
 
 Every task opens the working warehouse (retention reads audit.batches, the check reads the marts
-schema), so every task takes the one-slot `engage_writer` pool: Cosmos' dbt tasks hold only the
-pool, not the file lock, and DuckDB allows no reader beside a writer in another process.
+schema), so every task takes the one-slot `engage_writer` pool: the warehouse DAG's tasks hold the
+pool across processes, and DuckDB allows no reader beside a writer in another process.
 """
 
 from __future__ import annotations
