@@ -40,7 +40,7 @@ def test_dags_import_without_errors(dagbag) -> None:
 
 def test_dag_structure(dagbag) -> None:
     extract = dagbag.get_dag("engage_extract_pretix_test")
-    streams = {"extract_events", "extract_orders", "extract_checkins"}
+    streams = {"extract_events", "extract_orders"}  # the default streams: check-ins come with orders
     assert {t.task_id for t in extract.tasks} == {*streams, "source_landed"}
     assert "engage" in extract.tags and extract.timezone.name == "Europe/Brussels"
     for task in extract.tasks:
@@ -58,7 +58,7 @@ def test_dag_structure(dagbag) -> None:
     # Scheduled on the whole source run, and on the per-stream assets partner pushes raise.
     scheduled = {asset.uri for asset in warehouse.timetable.asset_condition.objects}
     assert scheduled == {"engage://landing/pretix_test"} | {
-        f"engage://landing/pretix_test/{s}" for s in ("events", "orders", "checkins")
+        f"engage://landing/pretix_test/{s}" for s in ("events", "orders")
     }
 
 
@@ -127,8 +127,8 @@ def test_extract_then_warehouse_dag_runs_publish_the_marts(dagbag, airflow_env: 
     extract_run = _without_retries(dagbag.get_dag("engage_extract_pretix_test")).test()
     assert extract_run.state == DagRunState.SUCCESS
     states = {ti.task_id: ti.state for ti in extract_run.get_task_instances()}
-    assert set(states.values()) == {TaskInstanceState.SUCCESS} and len(states) == 4
-    assert len(list(config.landing_dir.glob("pretix_test/*/batch=*/_MANIFEST.json"))) == 3
+    assert set(states.values()) == {TaskInstanceState.SUCCESS} and len(states) == 3
+    assert len(list(config.landing_dir.glob("pretix_test/*/batch=*/_MANIFEST.json"))) == 2
 
     warehouse_run = _without_retries(dagbag.get_dag("engage_warehouse")).test()
     states = {ti.task_id: ti.state for ti in warehouse_run.get_task_instances()}
@@ -146,7 +146,7 @@ def test_extract_then_warehouse_dag_runs_publish_the_marts(dagbag, airflow_env: 
         ti.task_id: ti.state
         for ti in dagbag.get_dag("engage_extract_pretix_test").test().get_task_instances()
     }
-    assert again["extract_orders"] == again["extract_checkins"] == TaskInstanceState.SKIPPED
+    assert again["extract_orders"] == TaskInstanceState.SKIPPED
     assert (
         again["source_landed"] == TaskInstanceState.SKIPPED
         or again["extract_events"] == TaskInstanceState.SUCCESS
