@@ -95,7 +95,8 @@ class PretixStore:
         valid = (self.version, len(orders))
         cached = self._sorted.get(key)
         if cached is None or cached[0] != valid:
-            ordered = sorted(orders, key=lambda o: ("" if field == "code" else getattr(o, field), o.code or ""))
+            by_code = field == "code"
+            ordered = sorted(orders, key=lambda o: ("" if by_code else getattr(o, field), o.code or ""))
             values = [getattr(o, field) or "" for o in ordered]
             cached = self._sorted[key] = (valid, ordered, values)
         return cached[1], cached[2]
