@@ -50,12 +50,16 @@ simulator: env  ## the partner-system simulator on 127.0.0.1:8765, in the foregr
 clean:
 	rm -rf data dbt_project/target dbt_project/logs
 
-bench: env manifest  ## figures -> bench/results/: loading, extraction, landed rows, live Airflow vs CLI, report
+bench: env manifest  ## figures -> bench/results/: loading, extraction, landed rows, live Airflow vs CLI, report, scale
 	$(RUN) python bench/bench_load.py
 	$(RUN) python bench/bench_extract.py  # our extractor vs a bare requests + json loop -> bench/results/extract.json
 	$(RUN) python bench/bench_landed_rows.py  # pretix daily rows: check-in snapshot vs order feed
 	$(RUN) python bench/bench_airflow.py
 	$(RUN) python bench/bench_report.py
+	# the whole pipeline at 1x and 10x the programme (simulator --scale): full, no-change and
+	# 1 %-change runs, wall / CPU / peak RSS and their ratios -> bench/results/scale.json (~15 min;
+	# a quick look: python bench/bench_scale.py --scales 1)
+	$(RUN) python bench/bench_scale.py --scales 1,10
 
 .PHONY: reliability
 reliability: env  ## full size: 30 % faults on every stream, SIGKILL at every point, readers during refreshes
