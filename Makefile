@@ -56,10 +56,7 @@ bench: env manifest  ## figures -> bench/results/: loading, extraction, landed r
 	$(RUN) python bench/bench_landed_rows.py  # pretix daily rows: check-in snapshot vs order feed
 	$(RUN) python bench/bench_airflow.py
 	$(RUN) python bench/bench_report.py
-	# the whole pipeline at 1x and 10x the programme (simulator --scale): full, no-change and
-	# 1 %-change runs, wall / CPU / peak RSS and their ratios -> bench/results/scale.json (~15 min;
-	# a quick look: python bench/bench_scale.py --scales 1)
-	$(RUN) python bench/bench_scale.py --scales 1,10
+	$(RUN) python bench/bench_scale.py --scales 1,10  # the pipeline on 1x and 10x the programme (simulator --scale): full, no-change, 1 %-change runs -> bench/results/scale.json (~15 min; --scales 1 for a quick look)
 
 .PHONY: reliability
 reliability: env  ## full size: 30 % faults on every stream, SIGKILL at every point, readers during refreshes
