@@ -50,12 +50,13 @@ simulator: env  ## the partner-system simulator on 127.0.0.1:8765, in the foregr
 clean:
 	rm -rf data dbt_project/target dbt_project/logs
 
-bench: env manifest  ## figures -> bench/results/: loading, extraction, landed rows, live Airflow vs CLI, report
+bench: env manifest  ## figures -> bench/results/: loading, extraction, landed rows, live Airflow vs CLI, report, scale
 	$(RUN) python bench/bench_load.py
 	$(RUN) python bench/bench_extract.py  # our extractor vs a bare requests + json loop -> bench/results/extract.json
 	$(RUN) python bench/bench_landed_rows.py  # pretix daily rows: check-in snapshot vs order feed
 	$(RUN) python bench/bench_airflow.py
 	$(RUN) python bench/bench_report.py
+	$(RUN) python bench/bench_scale.py --scales 1,10  # the pipeline on 1x and 10x the programme (simulator --scale): full, no-change, 1 %-change runs -> bench/results/scale.json (~15 min; --scales 1 for a quick look)
 
 .PHONY: reliability
 reliability: env  ## full size: 30 % faults on every stream, SIGKILL at every point, readers during refreshes

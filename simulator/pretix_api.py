@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
+from bisect import bisect_left
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,6 +79,27 @@ class PretixStore:
         self.next_position = max((p.id for p in positions), default=0) + 1
         self.next_checkin = max((c.id for p in positions for c in p.checkins), default=0) + 1
         self._codes = 0
+        self.version = 0  # bumped by every change to an order (changed()): the sorted lists' key
+        self._sorted: dict[tuple[int, str], tuple[tuple[int, int], list[Order], list[str]]] = {}
+
+    def changed(self) -> None:
+        """Call after changing an order in place (with the lock held): the sorted lists are rebuilt."""
+        self.version += 1
+
+    def sorted_orders(self, orders: list[Order], field: str) -> tuple[list[Order], list[str]]:
+        """`orders` (store.orders or an event's) sorted by (field, code), with the field's values.
+
+        Built once per change, not per page: a scaled programme (1.7M orders at 100x) is paged
+        50 at a time, and sorting it for every page made serving quadratic."""
+        key = (id(orders), field)
+        valid = (self.version, len(orders))
+        cached = self._sorted.get(key)
+        if cached is None or cached[0] != valid:
+            by_code = field == "code"
+            ordered = sorted(orders, key=lambda o: ("" if by_code else getattr(o, field), o.code or ""))
+            values = [getattr(o, field) or "" for o in ordered]
+            cached = self._sorted[key] = (valid, ordered, values)
+        return cached[1], cached[2]
 
     def event(self, slug: str) -> dict[str, Any]:
         event = self.events_by_slug.get(slug)
@@ -114,6 +136,7 @@ class PretixStore:
         self.next_checkin += 1
         candidates[0].checkins.append(checkin)
         order.last_modified = moment
+        self.changed()
         return checkin
 
     def new_code(self) -> str:
@@ -152,32 +175,45 @@ class PretixStore:
         self.orders.append(order)
         self.orders_by_code[order.code] = order
         self.orders_by_event[slug].append(order)
+        self.changed()
         return order
 
 
-def _filter_orders(request: Request, orders: list[Order]) -> list[Order]:
-    """pretix's order list filters and ordering (default ordering: datetime)."""
+def _filter_orders(request: Request, orders: list[Order], store: PretixStore | None = None) -> list[Order]:
+    """pretix's order list filters and ordering (default ordering: datetime).
+
+    With the `store` the orders belong to, its sorted lists are used (and `modified_since` on
+    `ordering=last_modified`, the extractor's query, is a bisection): the same answer, cheaper."""
+    ordering = request.arg("ordering") or "datetime"
+    field = ordering.lstrip("-")
+    if field not in ORDER_ORDERINGS:
+        field = "datetime"  # DRF ignores unknown ordering fields
+    descending = ordering.startswith("-")
+    since = request.arg("modified_since")
+    threshold = ""
+    if since:
+        # every stored stamp is UTC `...ffffffZ`: as text they sort and compare as instants
+        moment = _parse_datetime(since, "modified_since").astimezone(UTC)
+        threshold = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if store is not None and not descending:
+        orders, values = store.sorted_orders(orders, field)
+        if threshold and field == "last_modified":
+            orders, threshold = orders[bisect_left(values, threshold) :], ""
+    else:
+
+        def key(order: Order) -> tuple[str, str]:
+            return ("" if field == "code" else getattr(order, field), order.code or "")
+
+        orders = sorted(orders, key=key, reverse=descending)
+    if threshold:
+        orders = [o for o in orders if o.last_modified >= threshold]
     testmode = request.flag("testmode")
     if testmode is not None:
         orders = [o for o in orders if o.testmode == testmode]
     status = request.arg("status")
     if status:
         orders = [o for o in orders if o.status == status]
-    since = request.arg("modified_since")
-    if since:
-        # every stored stamp is UTC `...ffffffZ`: as text they sort and compare as instants
-        threshold = _parse_datetime(since, "modified_since").astimezone(UTC)
-        text = threshold.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        orders = [o for o in orders if o.last_modified >= text]
-    ordering = request.arg("ordering") or "datetime"
-    field = ordering.lstrip("-")
-    if field not in ORDER_ORDERINGS:
-        field = "datetime"  # DRF ignores unknown ordering fields
-
-    def key(order: Order) -> tuple[str, str]:
-        return ("" if field == "code" else getattr(order, field), order.code or "")
-
-    return sorted(orders, key=key, reverse=ordering.startswith("-"))
+    return orders
 
 
 def build_router(store: PretixStore, token: str = DEMO_PRETIX_TOKEN) -> Router:
@@ -233,14 +269,14 @@ def build_router(store: PretixStore, token: str = DEMO_PRETIX_TOKEN) -> Router:
     @router.route("GET", f"{org_prefix}/orders/")
     @authorised
     def list_orders(request: Request) -> Any:
-        orders = _filter_orders(request, store.orders)
+        orders = _filter_orders(request, store.orders, store)
         return _page(request, orders, lambda o: render(o, request))
 
     @router.route("GET", f"{org_prefix}/events/{{slug}}/orders/")
     @authorised
     def list_event_orders(request: Request) -> Any:
         store.event(request.params["slug"])
-        orders = _filter_orders(request, store.orders_by_event[request.params["slug"]])
+        orders = _filter_orders(request, store.orders_by_event[request.params["slug"]], store)
         return _page(request, orders, lambda o: render(o, request))
 
     @router.route("GET", f"{org_prefix}/events/{{slug}}/orders/{{code}}/")
@@ -312,6 +348,7 @@ def build_router(store: PretixStore, token: str = DEMO_PRETIX_TOKEN) -> Router:
         order = store.order(request.params["code"])
         order.status = "c"
         order.last_modified = iso_time(_now())
+        store.changed()
         return render(order, request)
 
     @router.route("POST", f"{CONTROL_PREFIX}/orders")

@@ -16,6 +16,11 @@ so two generations with the same seed are identical. What it yields (default see
 * ``bad_records`` extra orders on first-phase events whose ``code`` (and their positions'
   ``order``) is missing, each with one checked-in position: a broken partner record consumers
   must quarantine. They are not part of the figures above.
+
+``scale=N`` (``engage-simulator --scale N``) serves N replicas of all this (``generate``): the
+phase-1 figures are N times the above, the 97 countries stay 97, and scale 1 is the data above
+to the byte. The registry demo files stay at 1x (the same expert pool and network staff more
+activities).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Any
 from simulator import countries
 from simulator.pretix_events import EventPlanner, checkin_list
 from simulator.pretix_model import Order
-from simulator.pretix_orders import OrderGenerator
+from simulator.pretix_orders import CODE_ALPHABET, OrderGenerator
 from simulator.pretix_organiser import DEFAULT_SEED, ORGANIZER, TIMEZONE, TZ
 from simulator.pretix_people import People
 from simulator.pretix_staff import add_staff, registry_roster
@@ -60,32 +65,73 @@ class PretixDataset:
     orders: list[Order]
 
 
-def generate(seed: int = DEFAULT_SEED, bad_records: int = 1) -> PretixDataset:
-    """Generate the demo organiser's data; identical output for identical arguments."""
-    rng = random.Random(seed)  # one stream for people, events and orders, drawn in this order
-    people = People(rng)
+# A scaled programme's replicas (replica 1, 2, ...): the number each one's position, check-in and
+# person numbers start from (replica x REPLICA_STRIDE) and its check-in list ids' stride (its
+# second lists sit at +10_000 within it, pretix_zones.SECOND_LIST_OFFSET). One programme has
+# ~18k positions and ~300 lists, so the ranges never meet.
+REPLICA_STRIDE = 1_000_000
+LIST_STRIDE = 100_000
+
+
+def generate(seed: int = DEFAULT_SEED, bad_records: int = 1, scale: int = 1) -> PretixDataset:
+    """Generate the demo organiser's data; identical output for identical arguments.
+
+    ``scale`` N serves N times the programme: replica 0 is exactly the ``scale=1`` data; replica
+    r >= 1 is a programme of its own, drawn from ``random.Random(f"{seed}:{r}")``, with event slugs
+    prefixed ``r{r}-``, order codes suffixed with a two-letter tag, and position, check-in, list
+    and person numbers in a range of its own, so every id is unique. Its events' staff come from
+    the same (1x) registry files. The ``bad_records`` are in replica 0 only.
+    """
+    if scale < 1:
+        raise ValueError(f"scale must be 1 or more (got {scale})")
+    dataset = PretixDataset(ORGANIZER, seed, [], {}, [])
+    for replica in range(scale):
+        events, lists, orders = _programme(seed, replica, bad_records if replica == 0 else 0)
+        dataset.events += events
+        dataset.checkin_lists.update(lists)
+        dataset.orders += orders
+    return dataset
+
+
+def _programme(seed: int, replica: int, bad_records: int) -> tuple[list, dict, list[Order]]:
+    """One replica of the programme: its events, check-in lists by slug, and orders."""
+    # one stream for people, events and orders, drawn in this order
+    rng = random.Random(seed if replica == 0 else f"{seed}:{replica}")
+    people = People(rng, number_offset=replica * REPLICA_STRIDE)
     planner = EventPlanner(rng, people)
-    registrations = OrderGenerator(rng, people)
+    tag = "" if replica == 0 else _code_tag(replica)
+    registrations = OrderGenerator(rng, people, first_id=replica * REPLICA_STRIDE + 1, code_tag=tag)
+    prefix = "" if replica == 0 else f"r{replica}-"
     phase1 = planner.phase1_plans()
     for number, plan in enumerate(phase1):
         year = plan.start.year
         rank = sum(1 for p in phase1[:number] if p.start.year == year) + 1
-        plan.slug = f"p1-{year}-{rank:03d}"
+        plan.slug = f"{prefix}p1-{year}-{rank:03d}"
     phase2 = planner.phase2_plans()
     for number, plan in enumerate(phase2, start=1):
-        plan.slug = f"p2-{plan.start.year}-{number:03d}"
+        plan.slug = f"{prefix}p2-{plan.start.year}-{number:03d}"
     tests = planner.test_plans()
+    for plan in tests:
+        plan.slug = f"{prefix}{plan.slug}"
     plans = phase1 + phase2 + tests
 
     events = [planner.render_event(plan) for plan in plans]
-    add_staff(events, plans, random.Random(f"{seed}:staff"))
-    lists = {plan.slug: checkin_list(number) for number, plan in enumerate(plans, start=1)}
+    add_staff(events, plans, random.Random(f"{seed}:staff" if replica == 0 else f"{seed}:{replica}:staff"))
+    first_list = replica * LIST_STRIDE
+    lists = {plan.slug: checkin_list(first_list + number) for number, plan in enumerate(plans, start=1)}
     orders: list[Order] = []
     for plan in sorted(plans, key=lambda p: p.start):  # returning people attend later events
         orders += registrations.event_orders(plan, lists[plan.slug]["id"])
     orders += registrations.bad_orders(phase1, lists, bad_records)
     # zones, day lists, check-ins touching orders: applied after every draw (pretix_zones)
-    return PretixDataset(ORGANIZER, seed, events, finish(plans, events, orders, lists), orders)
+    return events, finish(plans, events, orders, lists), orders
+
+
+def _code_tag(replica: int) -> str:
+    """Two letters of pretix's code alphabet naming a replica (1 .. 783): its order codes' suffix."""
+    if not 1 <= replica < len(CODE_ALPHABET) ** 2:
+        raise ValueError(f"replica {replica} out of range")
+    return CODE_ALPHABET[replica // len(CODE_ALPHABET)] + CODE_ALPHABET[replica % len(CODE_ALPHABET)]
 
 
 def phase1_figures(dataset: PretixDataset) -> dict[str, int]:

@@ -17,16 +17,19 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ3789"  # pretix's order code alphabet
 class OrderGenerator:
     """Registers attendees for planned events: order codes, position and check-in ids, times."""
 
-    def __init__(self, rng: random.Random, people: People) -> None:
+    def __init__(self, rng: random.Random, people: People, first_id: int = 1, code_tag: str = "") -> None:
+        """``first_id``: the first position and check-in id; ``code_tag``: appended to every order
+        code (a scaled programme's replicas: ids and codes clear of every other replica's)."""
         self.rng = rng
         self.people = people
         self.codes: set[str] = set()
-        self.next_position = 1
-        self.next_checkin = 1
+        self.code_tag = code_tag
+        self.next_position = first_id
+        self.next_checkin = first_id
 
     def code(self) -> str:
         while True:
-            code = "".join(self.rng.choices(CODE_ALPHABET, k=5))
+            code = "".join(self.rng.choices(CODE_ALPHABET, k=5)) + self.code_tag
             if code not in self.codes:
                 self.codes.add(code)
                 return code

@@ -153,8 +153,9 @@ class People:
     It draws from the generator's random stream, so the draws happen in the order callers make them.
     """
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, number_offset: int = 0) -> None:
         self.rng = rng
+        self.number_offset = number_offset  # a replica's people are numbered clear of the others'
         self.spellings = countries.spellings()
         self.persons: list[Person] = []
         self.persons_by_country: dict[str, list[Person]] = {}
@@ -196,7 +197,7 @@ class People:
             given = rng.choice(MALE_NAMES)
         family = rng.choice(FAMILY_NAMES)
         organisation, sector = rng.choice(self.organisations(iso2))
-        number = len(self.persons) + 1
+        number = self.number_offset + len(self.persons) + 1
         email = f"{given}.{family}{number}@example.org".lower()
         person = Person(given, family, email, iso2, organisation, sector, gender)
         self.persons.append(person)

@@ -34,11 +34,18 @@ DEMO_CREDENTIALS: dict[str, dict[str, str]] = {
 
 
 def build_app(
-    *, seed: int = pretix_data.DEFAULT_SEED, bad_records: int = 1, token: str = DEMO_PRETIX_TOKEN
+    *,
+    seed: int = pretix_data.DEFAULT_SEED,
+    bad_records: int = 1,
+    token: str = DEMO_PRETIX_TOKEN,
+    scale: int = 1,
 ) -> Router:
-    """One router for every simulated system plus ``GET /_sim/health``."""
+    """One router for every simulated system plus ``GET /_sim/health``.
+
+    ``scale`` N serves N times the programme (pretix_data.generate); the KoboToolbox and LimeSurvey
+    data are derived from it, so they grow with it and answer about its events and people."""
     router = Router()
-    dataset = pretix_data.generate(seed=seed, bad_records=bad_records)
+    dataset = pretix_data.generate(seed=seed, bad_records=bad_records, scale=scale)
     store = pretix_api.PretixStore(dataset)
     router.include(pretix_api.build_router(store, token))
     limesurvey_store = limesurvey_api.LimeSurveyStore(
@@ -56,7 +63,8 @@ def build_app(
     def health(request: Request) -> Any:
         if not request.is_loopback:
             raise HttpError(403, "The control API only answers loopback clients.")
-        return {"status": "ok", "systems": ["pretix", "limesurvey", "kobotoolbox"], "seed": seed}
+        systems = ["pretix", "limesurvey", "kobotoolbox"]
+        return {"status": "ok", "systems": systems, "seed": seed, "scale": scale}
 
     return router
 
@@ -111,17 +119,26 @@ def start_simulator(
     bad_records: int = 1,
     verbose: bool = False,
     faults: FaultPlan | dict[str, Any] | str | None = None,
+    scale: int = 1,
 ) -> SimulatorHandle:
     """Generate the demo data and serve it from a daemon thread (port 0: any free port).
 
     ``faults``: a FaultPlan, a spec mapping, or a JSON/YAML spec (text or file path); see simulator.faults.
+    ``scale``: serve that many times the programme (1: the demo as it is).
     """
     plan = FaultPlan.coerce(faults)
-    app = build_app(seed=seed, bad_records=bad_records)
+    app = build_app(seed=seed, bad_records=bad_records, scale=scale)
     server = make_server(host, port, app, verbose=verbose, faults=plan)
     thread = threading.Thread(target=server.serve_forever, name="engage-simulator", daemon=True)
     thread.start()
     return SimulatorHandle(server, thread)
+
+
+def _scale(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"scale must be 1 or more (got {value})")
+    return number
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -131,6 +148,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--seed", type=int, default=pretix_data.DEFAULT_SEED)
     parser.add_argument("--bad-records", type=int, default=1)
+    parser.add_argument(
+        "--scale", type=_scale, default=1, help="serve N times the programme (default 1: the demo as it is)"
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     parser.add_argument(
         "--faults",
@@ -138,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         help="inject faults: a JSON/YAML spec, inline or a file path (see docs/reliability.md)",
     )
     args = parser.parse_args(argv)
-    app = build_app(seed=args.seed, bad_records=args.bad_records)
+    app = build_app(seed=args.seed, bad_records=args.bad_records, scale=args.scale)
     plan = FaultPlan.load(args.faults) if args.faults else None
     server = make_server(args.host, args.port, app, verbose=args.verbose, faults=plan)
     if plan is not None:
@@ -147,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     host, port = server.server_address[:2]
     print(
         f"engage-simulator: pretix at http://{host}:{port}{pretix_api.API_PREFIX}/ "
-        f"(organiser {pretix_data.ORGANIZER}, token {DEMO_PRETIX_TOKEN})",
+        f"(organiser {pretix_data.ORGANIZER}, token {DEMO_PRETIX_TOKEN}, scale {args.scale})",
         flush=True,
     )
     print(

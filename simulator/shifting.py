@@ -42,6 +42,7 @@ def _pretix(store: Any):
             latest = max(datetime.fromisoformat(o.last_modified) for o in store.orders)
             moment = max(datetime.now(UTC), latest + timedelta(milliseconds=1))
             orders[0].last_modified = moment.isoformat()  # what any change to an order does
+            store.changed()
             return True
 
     return mutate
