@@ -57,6 +57,7 @@ bench: env manifest  ## figures -> bench/results/: loading, extraction, landed r
 	$(RUN) python bench/bench_airflow.py
 	$(RUN) python bench/bench_report.py
 	$(RUN) python bench/bench_scale.py --scales 1,10  # the pipeline on 1x and 10x the programme (simulator --scale): full, no-change, 1 %-change runs -> bench/results/scale.json (~15 min; --scales 1 for a quick look)
+	$(RUN) python bench/bench_table.py  # every figure beside its anchor and target -> bench/results/README.md
 
 .PHONY: reliability
 reliability: env  ## full size: 30 % faults on every stream, SIGKILL at every point, readers during refreshes

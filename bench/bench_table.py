@@ -1,0 +1,150 @@
+"""The bench's figures in one short table: bench/results/README.md, from the JSON files the bench
+scripts wrote (each figure beside the anchor it was measured against in the same run).
+
+Run last by `make bench`; also on its own (`python bench/bench_table.py`) after any one script.
+A file that is missing is listed as not measured, never filled in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+Row = tuple[str, str, str, str, str]  # figure, value, anchor (same run), target, met
+
+
+def _read(name: str) -> dict[str, Any] | None:
+    path = RESULTS / name
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def _load(d: dict[str, Any]) -> Iterator[Row]:
+    yield (
+        f"loader, {d['records']:,} records",
+        f"{d['load_records_per_second']:,} records/s, peak RSS {d['peak_rss_mb_total']:,.0f} MB",
+        f"executemany {d['executemany_rows_per_second']:,} rows/s ({d['load_speedup_over_executemany']}x)",
+        "≥ 0.8x DuckDB line floor at 1M, ≤ 1 GB",
+        "not measured against the floor yet",
+    )
+
+
+def _extract(d: dict[str, Any]) -> Iterator[Row]:
+    for stream, s in d["streams"].items():
+        ratio = s["client_cpu_ratio_vs_bare"]["hardened"]
+        yield (
+            f"extract {stream}",
+            f"{s['records_per_client_cpu_second']['hardened']:,.0f} records/CPU-s",
+            f"bare requests + json {s['records_per_client_cpu_second']['bare']:,.0f} ({ratio}x the CPU)",
+            f"≤ {s['target_cpu_ratio']}x the bare loop's CPU",
+            _met(ratio <= s["target_cpu_ratio"]),
+        )
+
+
+def _scale(d: dict[str, Any]) -> Iterator[Row]:
+    for scale, s in d["scales"].items():
+        runs, ratios = s["runs"], s["ratios"]
+        full = runs["full"]
+        yield (
+            f"full run {scale}",
+            f"{full['wall_seconds']:.0f} s wall, {full['cpu_seconds']:.0f} CPU-s, "
+            f"{full['peak_rss_mb']:,.0f} MB",
+            f"{full['records_extracted']:,} records extracted",
+            "10x: ≤ 5 min wall (idle machine)" if scale == "10x" else "",
+            _met(full["wall_seconds"] <= 300) if scale == "10x" else "",
+        )
+        for run, target in (("no_change", 0.10), ("one_percent_change", 0.25)):
+            cpu = ratios[f"{run}_over_full"]["cpu"]
+            yield (
+                f"{run.replace('_', ' ')} run {scale}",
+                f"{runs[run]['cpu_seconds']:.1f} CPU-s, {runs[run]['peak_rss_mb']:,.0f} MB",
+                f"{cpu:.3f}x the full run's CPU",
+                f"≤ {target:.2f}x",
+                _met(cpu <= target),
+            )
+
+
+def _airflow(d: dict[str, Any]) -> Iterator[Row]:
+    yield (
+        "warehouse DAG under a live scheduler",
+        f"{d['warehouse_dag_seconds']:.0f} s",
+        f"CLI load + transform + publish {d['cli_seconds']:.0f} s ({d['ratio']}x)",
+        "≤ 1.5x the CLI",
+        _met(d["ratio"] <= 1.5),
+    )
+    yield ("push → published marts", f"{d['push_to_marts_seconds']:.0f} s", "", "< 300 s",
+           _met(d["push_to_marts_seconds"] < 300))  # fmt: skip
+    parse = d["dag_parse_seconds"]
+    yield ("DAG file parse", f"{parse['wall']} s wall, {parse['cpu']} CPU-s", "", "< 1 s",
+           _met(parse["wall"] < 1))  # fmt: skip
+
+
+def _landed(d: dict[str, Any]) -> Iterator[Row]:
+    yield (
+        "pretix rows landed a day (20 scans, 1 cancellation)",
+        f"{d['daily_rows_after']['total']:,} (order feed)",
+        f"{d['daily_rows_before']['total']:,} with the check-in snapshot",
+        "every new check-in in the order feed",
+        _met(d["new_checkins_missing_from_the_order_feed"] == []),
+    )
+
+
+def _report(d: dict[str, Any]) -> Iterator[Row]:
+    built = f"{d['cold_build_seconds']} s cold, {d['warm_build_seconds_median']} s warm"
+    yield ("report build (HTML + PDF)", built, f"{d['pdf_pages']} PDF pages", "", "")
+
+
+SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], Iterator[Row]]]] = [
+    ("latest.json", "bench_load.py", _load),
+    ("extract.json", "bench_extract.py", _extract),
+    ("scale.json", "bench_scale.py", _scale),
+    ("airflow.json", "bench_airflow.py", _airflow),
+    ("landed_rows.json", "bench_landed_rows.py", _landed),
+    ("report.json", "bench_report.py", _report),
+]
+
+
+def _when(d: dict[str, Any]) -> str:
+    machine = d.get("machine", {})
+    load = machine.get("load_average") or machine.get("load_average_1m")
+    load = load or d.get("load_average_1min_before_after")
+    if isinstance(load, dict):
+        load = load.get("before")
+    shown = f", load {load[0]:.1f}" if isinstance(load, list) and load else ""
+    return f"{d.get('measured_at', 'unknown')}{shown}"
+
+
+def table() -> str:
+    lines = [
+        "# Bench figures",
+        "",
+        "Written by `bench/bench_table.py` (the last step of `make bench`) from the JSON files beside",
+        "it. Each figure is compared with an anchor measured in the same run; machines here are shared,",
+        "so read the ratios, not the absolute times, and the load at the time.",
+        "",
+        "| figure | value | anchor (same run) | target | met | source, measured at |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, script, rows in SECTIONS:
+        data = _read(name)
+        if data is None:
+            lines.append(f"| {script} | not measured | | | | {name} missing |")
+            continue
+        lines += [f"| {' | '.join(row)} | {name}, {_when(data)} |" for row in rows(data)]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    text = table()
+    (RESULTS / "README.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
