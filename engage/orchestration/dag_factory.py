@@ -203,12 +203,12 @@ def build_warehouse_dag(config: PipelineConfig | None = None) -> DAG:
         def dbt_build() -> dict[str, int]:
             import logging
 
-            from engage.warehouse.dbt import build
+            from engage.pipeline import transform  # `engage run`'s: a failure names unmapped forms
 
             node_log = logging.getLogger("engage.dbt")
-            nodes = build(
+            nodes = transform(
                 load_config(config.config_path),
-                on_node=lambda name, status: node_log.info("%s %s", name, status),
+                on_dbt_node=lambda name, status: node_log.info("%s %s", name, status),
             )
             statuses: dict[str, int] = {}
             for node in nodes:
