@@ -97,6 +97,9 @@ class KillPoint:
     label: str
     trigger: Trigger
     delay: float = 0.0  # seconds after the trigger fired
+    # `engage run --rebuild`: a publish-stage point must be reached even when the run before it was
+    # killed after the published copy was already whole (a plain run would then skip publish)
+    rebuild: bool = False
 
 
 @dataclass
@@ -134,7 +137,10 @@ def run_and_kill(config: Path, env: dict[str, str], point: KillPoint, timeout: f
     started = time.monotonic()
     with open(log, "w+", encoding="utf-8") as out:
         process = subprocess.Popen(
-            [ENGAGE, "run", "--config", str(config)], env=env, stdout=out, stderr=subprocess.STDOUT
+            [ENGAGE, "run", "--config", str(config), *(["--rebuild"] if point.rebuild else [])],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         fired_at = None
         try:

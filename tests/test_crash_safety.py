@@ -38,8 +38,8 @@ CI_POINTS = [
     ch.KillPoint("after-manifest", ch.new_manifest),
     ch.KillPoint("load-started", ch.warehouse_wal),
     ch.KillPoint("dbt-build", ch.dbt_nodes_run(60)),
-    ch.KillPoint("publish-db-replaced", ch.marts_replaced),
-    ch.KillPoint("publish-temp-file", ch.temp_marts),
+    ch.KillPoint("publish-db-replaced", ch.marts_replaced, rebuild=True),
+    ch.KillPoint("publish-temp-file", ch.temp_marts, rebuild=True),
 ]
 FULL_POINTS = [
     ch.KillPoint("extract-parts-no-manifest", ch.parts_without_manifest),
@@ -54,10 +54,10 @@ FULL_POINTS = [
     ch.KillPoint("dbt-build-100", ch.dbt_nodes_run(100)),
     ch.KillPoint("dbt-build-250", ch.dbt_nodes_run(250)),
     ch.KillPoint("dbt-build-end", ch.dbt_nodes_run(370)),
-    ch.KillPoint("publish-db-replaced", ch.marts_replaced),
-    ch.KillPoint("publish-temp-file", ch.temp_marts),
-    ch.KillPoint("publish-temp-file-later", ch.temp_marts, delay=0.05),
-    ch.KillPoint("after-publish", ch.marts_replaced, delay=0.5),
+    ch.KillPoint("publish-db-replaced", ch.marts_replaced, rebuild=True),
+    ch.KillPoint("publish-temp-file", ch.temp_marts, rebuild=True),
+    ch.KillPoint("publish-temp-file-later", ch.temp_marts, delay=0.05, rebuild=True),
+    ch.KillPoint("after-publish", ch.marts_replaced, delay=0.5, rebuild=True),
 ]
 
 
