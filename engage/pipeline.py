@@ -11,7 +11,7 @@ from engage.privacy.pseudonymise import MissingKeyError, Pseudonymiser
 from engage.warehouse.dbt import NodeResult, TransformError, build, generate_docs
 from engage.warehouse.freshness import SourceFreshness, check_freshness
 from engage.warehouse.loader import LoadResult, load_pending
-from engage.warehouse.publish import PublishResult, publish
+from engage.warehouse.publish import PublishResult, publish, remove_unfinished_publish
 from engage.warehouse.refresh_state import has_unpublished_loads
 from engage.warehouse.survey_coverage import FormCoverage, survey_coverage, unmapped_form_lines
 
@@ -119,6 +119,7 @@ def run_pipeline(
     if not rebuild and not loaded and not has_unpublished_loads(config):
         summary.skipped = "nothing new loaded and the published version is current: dbt and publish skipped"
         notify("skipped")
+        remove_unfinished_publish(config)
         _check_freshness(config, summary)  # a source that went quiet is exactly what freshness is for
         return summary
     notify("transform")

@@ -191,6 +191,9 @@ def build_warehouse_dag(config: PipelineConfig | None = None) -> DAG:
             freshness = check_freshness(current)
             alert_stale(current, freshness, where="engage_warehouse")
             if not results and not _run_conf("rebuild") and not has_unpublished_loads(current):
+                from engage.warehouse.publish import remove_unfinished_publish
+
+                remove_unfinished_publish(current)  # a killed publish's temp files go now, not later
                 raise AirflowSkipException("nothing new loaded and the published version is current")
             return {
                 "batches": len(results),

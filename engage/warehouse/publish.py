@@ -71,6 +71,15 @@ def _prune_versions(published: Path, current: str) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def remove_unfinished_publish(config: PipelineConfig) -> None:
+    """The leftovers of a killed publish, for a run that skips publish (nothing new to publish):
+    otherwise a temporary marts file would stay until the next refresh that publishes."""
+    if not config.marts_path.parent.exists() or not config.published_dir.exists():
+        return
+    with writer_slot(config.warehouse_path):
+        _remove_leftovers(config.marts_path, config.published_dir)
+
+
 def _remove_leftovers(marts_path: Path, published: Path) -> None:
     """Temp files and Parquet folders of a publish that died (SIGKILL, power loss) before its rename.
 
