@@ -23,12 +23,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import yaml
 
 from engage.config import PipelineConfig, load_config
 from engage.pipeline import RunSummary, run_pipeline
 from engage.privacy.pseudonymise import Pseudonymiser
-from tests.conformance.pretix_server import ROOT, RUN, PretixServer, prepare
+from tests.conformance.pretix_server import RUN, PretixServer, prepare
+from tests.conftest import write_config
 
 pytestmark = [pytest.mark.conformance, pytest.mark.timeout(3600)]
 
@@ -57,29 +57,15 @@ class Conformance:
 
 
 def _pipeline_config(folder: Path, api_url: str) -> PipelineConfig:
-    data = {
-        "paths": {
-            "landing": str(folder / "landing"),
-            "warehouse": str(folder / "warehouse.duckdb"),
-            "marts": str(folder / "marts.duckdb"),
-            "published": str(folder / "published"),
-        },
-        "privacy": {"allow_demo_key": True},
-        "dbt_project_dir": str(ROOT / "dbt_project"),
-        "sources": {
-            SOURCE: {
-                "kind": "pretix",
-                "base_url": api_url,
-                "organizer": "ecccn",
-                "credentials": {"token_env": TOKEN_ENV},
-                # the default streams: attendance comes from the orders' positions[].checkins
-                "streams": ["events", "orders"],
-            }
-        },
+    source = {
+        "kind": "pretix",
+        "base_url": api_url,
+        "organizer": "ecccn",
+        "credentials": {"token_env": TOKEN_ENV},
+        # the default streams: attendance comes from the orders' positions[].checkins
+        "streams": ["events", "orders"],
     }
-    path = folder / "pipeline.yml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return load_config(path)
+    return load_config(write_config(folder, api_url, sources={SOURCE: source}))
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
