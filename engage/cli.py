@@ -54,7 +54,12 @@ def _publish_blocked(config: PipelineConfig, command: str, exc: Exception) -> ty
 
 
 def _run(
-    config: PipelineConfig, only_source: str | None, *, rebuild: bool = False, allow_shrink: bool = False
+    config: PipelineConfig,
+    only_source: str | None,
+    *,
+    rebuild: bool = False,
+    full_refresh: bool = False,
+    allow_shrink: bool = False,
 ) -> None:
     from engage.pipeline import run_pipeline
     from engage.warehouse.publish_gate import PublishBlocked
@@ -86,6 +91,7 @@ def _run(
                 on_extract_page=on_page,
                 on_dbt_node=on_dbt_node,
                 rebuild=rebuild,
+                full_refresh=full_refresh,
                 allow_shrink=allow_shrink,
             )
         except PublishBlocked as exc:
@@ -105,6 +111,13 @@ def _run(
     print_kpis(config.marts_path)
 
 
+FullRefreshOption = Annotated[
+    bool,
+    typer.Option(
+        "--full-refresh",
+        help="rebuild every model from the raw tables, incremental ones included (dbt --full-refresh)",
+    ),
+]
 AllowShrinkOption = Annotated[
     bool,
     typer.Option(
@@ -122,13 +135,15 @@ def run(
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="dbt build and publish even when nothing new was loaded")
     ] = False,
+    full_refresh: FullRefreshOption = False,
     allow_shrink: AllowShrinkOption = False,
 ) -> None:
     """Extract every configured stream, load, build the warehouse with dbt and publish the marts.
 
-    When nothing new was loaded and the published version is current, dbt and publish are skipped."""
+    dbt rebuilds what the new loads feed (everything after a change to the dbt project). When
+    nothing new was loaded and the published version is current, dbt and publish are skipped."""
     _setup_logging(verbose)
-    _run(_config(config), source, rebuild=rebuild, allow_shrink=allow_shrink)
+    _run(_config(config), source, rebuild=rebuild, full_refresh=full_refresh, allow_shrink=allow_shrink)
 
 
 def _listening(host: str, port: int) -> bool:
@@ -230,11 +245,15 @@ def load(config: ConfigOption = None) -> None:
 
 
 @app.command()
-def transform(config: ConfigOption = None) -> None:
-    """dbt build (seeds, models, tests) on the working warehouse."""
+def transform(config: ConfigOption = None, full_refresh: FullRefreshOption = False) -> None:
+    """dbt build (seeds, models, tests) of what was loaded since the last build, on the working
+    warehouse (everything after a change to the dbt project)."""
     from engage.warehouse.dbt import build
 
-    nodes = build(_config(config))
+    nodes = build(_config(config), full_refresh=full_refresh)
+    if not nodes:
+        console.print("dbt build: nothing to build, every load is in the last build")
+        return
     console.print(f"dbt build: {len(nodes)} nodes succeeded or passed")
 
 

@@ -12,7 +12,7 @@ from engage.warehouse.dbt import NodeResult, TransformError, build, generate_doc
 from engage.warehouse.freshness import SourceFreshness, check_freshness
 from engage.warehouse.loader import LoadResult, load_pending
 from engage.warehouse.publish import PublishResult, publish, remove_unfinished_publish
-from engage.warehouse.refresh_state import has_unpublished_loads
+from engage.warehouse.refresh_state import docs_are_current, has_unpublished_loads
 from engage.warehouse.survey_coverage import FormCoverage, survey_coverage, unmapped_form_lines
 
 
@@ -72,11 +72,16 @@ def check_ready(config: PipelineConfig) -> None:
 
 
 def transform(
-    config: PipelineConfig, *, on_dbt_node: Callable[[str, str], None] | None = None
+    config: PipelineConfig,
+    *,
+    on_dbt_node: Callable[[str, str], None] | None = None,
+    full_refresh: bool = False,
+    everything: bool = False,
 ) -> list[NodeResult]:
-    """dbt build; a failure on unmapped survey forms names each source, form and response count."""
+    """dbt build of what the new loads feed (engage/warehouse/build_plan.py); a failure on unmapped
+    survey forms names each source, form and response count."""
     try:
-        return build(config, on_node=on_dbt_node)
+        return build(config, on_node=on_dbt_node, full_refresh=full_refresh, everything=everything)
     except TransformError as exc:
         lines = unmapped_form_lines(config)
         if not lines:
@@ -92,13 +97,15 @@ def run_pipeline(
     on_extract_page: Callable[[str, str, int], None] | None = None,
     on_dbt_node: Callable[[str, str], None] | None = None,
     rebuild: bool = False,
+    full_refresh: bool = False,
     allow_shrink: bool = False,
 ) -> RunSummary:
     """Extract every configured stream, load what landed, build the warehouse, publish the marts.
 
     Nothing new loaded and the published version current: dbt and publish are skipped (the
-    summary says why), unless `rebuild`. `allow_shrink` lets a deliberate shrinkage through the
-    publish gate (engage/warehouse/publish_gate.py).
+    summary says why), unless `rebuild` (every model) or `full_refresh` (every model from raw).
+    `allow_shrink` lets a deliberate shrinkage through the publish gate
+    (engage/warehouse/publish_gate.py).
     """
     check_ready(config)
     summary = RunSummary()
@@ -116,17 +123,20 @@ def run_pipeline(
     loaded = load_pending(config)
     for result in loaded:
         summary.add_load(result)
-    if not rebuild and not loaded and not has_unpublished_loads(config):
+    if not (rebuild or full_refresh) and not loaded and not has_unpublished_loads(config):
         summary.skipped = "nothing new loaded and the published version is current: dbt and publish skipped"
         notify("skipped")
         remove_unfinished_publish(config)
         _check_freshness(config, summary)  # a source that went quiet is exactly what freshness is for
         return summary
     notify("transform")
-    summary.dbt_nodes = transform(config, on_dbt_node=on_dbt_node)
+    summary.dbt_nodes = transform(
+        config, on_dbt_node=on_dbt_node, full_refresh=full_refresh, everything=rebuild
+    )
     summary.survey_forms = survey_coverage(config)
     notify("publish")
-    summary.published = publish(config, docs_page=generate_docs(config), allow_shrink=allow_shrink)
+    docs = None if docs_are_current(config) else generate_docs(config)  # None: the page stays
+    summary.published = publish(config, docs_page=docs, allow_shrink=allow_shrink)
     _check_freshness(config, summary)
     return summary
 

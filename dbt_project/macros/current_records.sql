@@ -24,3 +24,25 @@
             order by batch_id desc, line_number desc
         ) = 1
 {% endmacro %}
+
+{#- An incremental base model's filter: on an incremental run, only the keys that have a row
+    loaded since the model's newest row (loads and dbt never overlap: both hold the writer slot),
+    with all of each such key's rows, so latest_per_key picks exactly what a full refresh would.
+    `>=` re-reads the last load's keys: idempotent, and safe against two loads in one instant.
+    A first build, `--full-refresh` and an erasure (which deletes and rewrites raw rows in place)
+    read everything. -#}
+{% macro only_keys_loaded_since_last_build(relation, alias) %}
+    {%- if is_incremental() %}
+    where exists (
+        select 1
+        from {{ relation }} as loaded_since
+        where
+            loaded_since.source_instance = {{ alias }}.source_instance
+            and loaded_since.record_key = {{ alias }}.record_key
+            and loaded_since.loaded_at >= (
+                select coalesce(max(built.loaded_at), '-infinity'::timestamptz)
+                from {{ this }} as built
+            )
+    )
+    {%- endif %}
+{% endmacro %}

@@ -166,9 +166,11 @@ def build_warehouse_dag(config: PipelineConfig | None = None) -> DAG:
         doc_md=(
             "Runs when a source's extract run has landed all its streams (`engage://landing/<source>`) "
             "or a partner push landed one (`engage://landing/<source>/<stream>`), and loads what is "
-            "committed then. Nothing new loaded: dbt and publish are skipped (conf "
-            '`{"rebuild": true}` rebuilds anyway). dbt is one `dbt build` process; its log lists each '
-            "node as it finishes. The publish gate keeps the published version when a fact table or "
+            "committed then. dbt rebuilds what the new loads feed (everything after a change to the dbt "
+            "project). Nothing new loaded: dbt and publish are skipped (conf "
+            '`{"rebuild": true}` rebuilds anyway, `{"full_refresh": true}` from the raw tables). dbt is '
+            "one `dbt build` process; its log lists each node as it finishes. The publish gate keeps "
+            "the published version when a fact table or "
             'headline KPI would shrink (conf `{"allow_shrink": true}` for a deliberate change). Every '
             "task takes the one-slot `engage_writer` pool: DuckDB has a single writer. Emits "
             "`engage_marts` once the published copy is replaced."
@@ -190,7 +192,8 @@ def build_warehouse_dag(config: PipelineConfig | None = None) -> DAG:
             # the case to alert on. A stale source alerts; the refresh goes on.
             freshness = check_freshness(current)
             alert_stale(current, freshness, where="engage_warehouse")
-            if not results and not _run_conf("rebuild") and not has_unpublished_loads(current):
+            forced = _run_conf("rebuild") or _run_conf("full_refresh")
+            if not results and not forced and not has_unpublished_loads(current):
                 from engage.warehouse.publish import remove_unfinished_publish
 
                 remove_unfinished_publish(current)  # a killed publish's temp files go now, not later
@@ -212,6 +215,8 @@ def build_warehouse_dag(config: PipelineConfig | None = None) -> DAG:
             nodes = transform(
                 load_config(config.config_path),
                 on_dbt_node=lambda name, status: node_log.info("%s %s", name, status),
+                full_refresh=_run_conf("full_refresh"),
+                everything=_run_conf("rebuild"),
             )
             statuses: dict[str, int] = {}
             for node in nodes:

@@ -300,7 +300,7 @@ def erase_person(
     republish: bool = True,
 ) -> ErasureSummary:
     """Remove everything the pipeline holds about one person; the summary holds counts only."""
-    from engage.warehouse.dbt import run_dbt
+    from engage.warehouse.dbt import build
     from engage.warehouse.publish import publish
 
     needles = pseudonyms_for(config, email, name)
@@ -327,7 +327,8 @@ def erase_person(
         republish = republish and summary.total_removed > 0  # nothing changed: nothing to rebuild
         if republish:
             with _command_line_without_identifiers():
-                run_dbt(config, ["build"], hold_writer_slot=False)
+                # from raw: the incremental base models would keep what was just deleted
+                build(config, full_refresh=True, hold_writer_slot=False)
     if republish:
         result = publish(config, allow_shrink=True)  # the erasure is the recorded reason
         _prune_old_parquet(config)

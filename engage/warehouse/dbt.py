@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from engage.config import PipelineConfig
-from engage.warehouse.schema import release_in_process_dbt
+from engage.warehouse.build_plan import NOTHING, plan_build, project_fingerprint, record_build
+from engage.warehouse.schema import ensure_schemas, release_in_process_dbt
 from engage.warehouse.writer_slot import writer_slot
 
 WAREHOUSE_ENV = "ENGAGE_WAREHOUSE_PATH"
+log = logging.getLogger(__name__)
 
 
 class TransformError(Exception):
@@ -148,7 +154,43 @@ def generate_docs(config: PipelineConfig) -> Path:
     return docs_target(config) / "static_index.html"
 
 
-def build(config: PipelineConfig, *, on_node: Callable[[str, str], None] | None = None) -> list[NodeResult]:
-    """Seeds, models and tests in dependency order (without the demo-figure tests outside the demo)."""
-    exclude = build_exclusions(config)
-    return run_dbt(config, ["build", *(["--exclude", *exclude] if exclude else [])], on_node=on_node)
+def build(
+    config: PipelineConfig,
+    *,
+    on_node: Callable[[str, str], None] | None = None,
+    full_refresh: bool = False,
+    everything: bool = False,
+    hold_writer_slot: bool = True,
+) -> list[NodeResult]:
+    """Seeds, models and tests in dependency order: what the loads since the last build feed, or
+    everything after a project change (engage/warehouse/build_plan.py); never the demo-figure
+    tests outside the demo. An empty list: every load was already in the last build."""
+
+    def planned() -> list[NodeResult]:
+        started_at = datetime.now(UTC)
+        release_in_process_dbt()
+        with duckdb.connect(str(config.warehouse_path)) as con:
+            ensure_schemas(con)
+            plan = plan_build(
+                con,
+                project_fingerprint(config, dbt_vars(config)),
+                full_refresh=full_refresh,
+                everything=everything,
+            )
+        log.info("dbt build plan: %s (%s)", plan.kind, plan.reason)
+        if plan.kind == NOTHING:
+            return []
+        nodes = run_dbt(
+            config,
+            ["build", *plan.dbt_arguments(build_exclusions(config))],
+            hold_writer_slot=False,
+            on_node=on_node,
+        )
+        with duckdb.connect(str(config.warehouse_path)) as con:
+            record_build(con, plan, started_at)
+        return nodes
+
+    if not hold_writer_slot:
+        return planned()
+    with writer_slot(config.warehouse_path):
+        return planned()

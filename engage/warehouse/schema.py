@@ -46,6 +46,15 @@ create table if not exists audit.erasures (
     counts_per_place varchar not null,       -- JSON: {"landing:<source>/<stream>" | "raw.<table>": n}
     published_version varchar                -- the published copy that no longer holds the person
 );
+-- One row per successful dbt build (engage/warehouse/build_plan.py): the next refresh rebuilds only
+-- what was loaded since, unless the project fingerprint changed.
+create table if not exists audit.dbt_builds (
+    started_at timestamptz not null,
+    finished_at timestamptz not null,
+    fingerprint varchar not null,            -- sha256 of the dbt project files, vars and dbt version
+    kind varchar not null,                   -- full_refresh, everything or changed
+    systems varchar not null                 -- changed: the systems it rebuilt, comma-separated
+);
 -- Added after the first release: warehouses created before get them here.
 alter table audit.batches add column if not exists source_count bigint;
 alter table audit.batches add column if not exists source_received bigint;

@@ -1,7 +1,3 @@
--- Materialised as a table (overriding the intermediate default): the pattern fallback runs
--- regexes per spelling, the result is read by three models, and it keeps view chains short.
-{{ config(materialized='table') }}
-
 -- One row per distinct free-text country spelling found in the pretix records (event host and
 -- beneficiary countries, attendee country answers) and the registry files (experts' home
 -- countries, stakeholders' countries, mapped projects' countries, assistance requesters'

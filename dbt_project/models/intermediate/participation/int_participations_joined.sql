@@ -1,7 +1,3 @@
--- Materialised as a table (overriding the intermediate default): the heaviest model, reused by
--- fct_participation and int_country_engagements_unioned, and it keeps view chains short.
-{{ config(materialized='table') }}
-
 -- One row per person and activity: the positions of current, non-canceled, non-testmode orders
 -- for non-testmode events, joined to their entry check-ins. The person is the attendee's email
 -- pseudonym, falling back to the order's. A person with several positions for one activity

@@ -1,6 +1,4 @@
--- A table, like int_participations_joined: the publish gate reads it from an attached warehouse.
-{{ config(materialized='table') }}
-
+-- A table (the intermediate default): the publish gate reads it from an attached warehouse.
 -- Registrations the source withdrew: one row per person and activity that a loaded version of an
 -- order registered (a non-canceled position of a non-canceled, non-testmode order) and that no
 -- current order registers any more, because pretix canceled the order or the position (a
