@@ -46,3 +46,14 @@
     )
     {%- endif %}
 {% endmacro %}
+
+{#- A model derived from an incremental base model, record by record: on an incremental run, only
+    the rows of `column` at or after the newest `built_column` already built. -#}
+{% macro only_loaded_since_last_build(column, built_column) %}
+    {%- if is_incremental() %}
+    where {{ column }} >= (
+        select coalesce(max(built.{{ built_column }}), '-infinity'::timestamptz)
+        from {{ this }} as built
+    )
+    {%- endif %}
+{% endmacro %}

@@ -6,9 +6,28 @@
 -- this reason is a change at the source, which the publish gate accepts, not a lost batch.
 with
 
+-- Only an order with more than one loaded version can withdraw anything: an order's only version
+-- is its current one, and what it registers it still registers. Counting versions reads no JSON,
+-- so only the versions of orders that changed are parsed.
+changed_orders as (
+
+    select
+        source_instance,
+        record_key
+    from {{ source('pretix', 'orders') }}
+    group by source_instance, record_key
+    having count(*) > 1
+
+),
+
 order_versions as (
 
-    select * from {{ source('pretix', 'orders') }}
+    select raw_orders.*
+    from {{ source('pretix', 'orders') }} as raw_orders
+    inner join changed_orders
+        on
+            raw_orders.source_instance = changed_orders.source_instance
+            and raw_orders.record_key = changed_orders.record_key
 
 ),
 
@@ -50,15 +69,12 @@ registered_before as (
 current_positions as (
 
     select
-        current_orders.source_instance,
-        current_orders.record ->> 'code' as order_code,
+        source_instance,
+        order_code,
         position_record ->> 'id' as position_key,
         coalesce(try_cast(position_record ->> 'canceled' as boolean), false) as is_canceled
-    from current_orders
-    cross join
-        unnest(
-            try_cast(current_orders.record -> 'positions' as json[])
-        ) as unnested (position_record)
+    from {{ ref('base_pretix__order_positions_current') }}
+    where position_record is not null
 
 ),
 

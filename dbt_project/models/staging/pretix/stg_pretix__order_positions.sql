@@ -2,22 +2,15 @@
 -- to columns by question_identifier (choice questions by their option identifier).
 with
 
-orders as (
-
-    select * from {{ ref('base_pretix__orders_current') }}
-
-),
-
 positions as (
 
     select
-        orders.source_instance,
-        orders.record ->> 'code' as order_code,
-        orders.record ->> 'event' as event_slug,
+        source_instance,
+        order_code,
+        event_slug,
         position_record
-    from orders
-    cross join
-        unnest(try_cast(orders.record -> 'positions' as json[])) as unnested (position_record)
+    from {{ ref('base_pretix__order_positions_current') }}
+    where position_record is not null
 
 ),
 
