@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import typer
 
 from engage.config import ConfigError, PipelineConfig, load_config
-from engage.console import console, print_kpis, print_report, print_summary, run_progress
+from engage.console import console, print_kpis, print_report, print_summary, run_with_progress
 from engage.pipeline import configured_streams
 
 app = typer.Typer(
@@ -61,43 +61,14 @@ def _run(
     full_refresh: bool = False,
     allow_shrink: bool = False,
 ) -> None:
-    from engage.pipeline import run_pipeline
     from engage.warehouse.publish_gate import PublishBlocked
 
-    with run_progress() as progress:
-        tasks = {
-            key: progress.add_task(f"extract {key[0]}/{key[1]}", detail="0 records", total=None)
-            for key in configured_streams(config, only_source)
-        }
-        counts = dict.fromkeys(tasks, 0)
-        stage_task = progress.add_task("pipeline", detail="starting", total=None)
-
-        dbt_task = progress.add_task("dbt build", detail="waiting", total=None)
-        dbt_done = {"nodes": 0}
-
-        def on_dbt_node(name: str, status: str) -> None:
-            dbt_done["nodes"] += 1
-            progress.update(dbt_task, detail=f"{dbt_done['nodes']} nodes, last: {name} {status}")
-
-        def on_page(source: str, stream: str, n: int) -> None:
-            counts[(source, stream)] += n
-            progress.update(tasks[(source, stream)], detail=f"{counts[(source, stream)]:,} records")
-
-        try:
-            summary = run_pipeline(
-                config,
-                only_source=only_source,
-                on_stage=lambda stage: progress.update(stage_task, detail=stage),
-                on_extract_page=on_page,
-                on_dbt_node=on_dbt_node,
-                rebuild=rebuild,
-                full_refresh=full_refresh,
-                allow_shrink=allow_shrink,
-            )
-        except PublishBlocked as exc:
-            progress.update(stage_task, detail="publish blocked")
-            raise _publish_blocked(config, "run", exc) from None
-        progress.update(stage_task, detail="done")
+    try:
+        summary = run_with_progress(
+            config, only_source, rebuild=rebuild, full_refresh=full_refresh, allow_shrink=allow_shrink
+        )
+    except PublishBlocked as exc:
+        raise _publish_blocked(config, "run", exc) from None
     print_summary(summary)
     if summary.skipped:
         console.print(f"{summary.skipped} (`engage run --rebuild` to rebuild anyway)")

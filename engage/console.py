@@ -11,6 +11,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from engage.config import PipelineConfig
     from engage.pipeline import RunSummary
     from engage.report.build import ReportFiles
 
@@ -27,6 +28,45 @@ def run_progress() -> Progress:
         console=console,
         transient=False,
     )
+
+
+def run_with_progress(config: PipelineConfig, only_source: str | None, **options: bool) -> RunSummary:
+    """`run_pipeline` with a live line per stream (records so far), the stage and dbt's nodes."""
+    from engage.pipeline import configured_streams, run_pipeline
+    from engage.warehouse.publish_gate import PublishBlocked
+
+    with run_progress() as progress:
+        tasks = {
+            key: progress.add_task(f"extract {key[0]}/{key[1]}", detail="0 records", total=None)
+            for key in configured_streams(config, only_source)
+        }
+        counts = dict.fromkeys(tasks, 0)
+        stage_task = progress.add_task("pipeline", detail="starting", total=None)
+        dbt_task = progress.add_task("dbt build", detail="waiting", total=None)
+        dbt_done = {"nodes": 0}
+
+        def on_dbt_node(name: str, status: str) -> None:
+            dbt_done["nodes"] += 1
+            progress.update(dbt_task, detail=f"{dbt_done['nodes']} nodes, last: {name} {status}")
+
+        def on_page(source: str, stream: str, n: int) -> None:
+            counts[(source, stream)] += n
+            progress.update(tasks[(source, stream)], detail=f"{counts[(source, stream)]:,} records")
+
+        try:
+            summary = run_pipeline(
+                config,
+                only_source=only_source,
+                on_stage=lambda stage: progress.update(stage_task, detail=stage),
+                on_extract_page=on_page,
+                on_dbt_node=on_dbt_node,
+                **options,
+            )
+        except PublishBlocked:
+            progress.update(stage_task, detail="publish blocked")
+            raise
+        progress.update(stage_task, detail="done")
+    return summary
 
 
 def print_summary(summary: RunSummary) -> None:
