@@ -11,8 +11,11 @@ import gzip
 import hashlib
 import logging
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 import duckdb
@@ -54,29 +57,30 @@ def _read_part(path: Path, part: PartInfo, offset: int) -> pa.Table:
     """One part's lines, numbered from offset + 1, once its bytes match the manifest."""
     data = gzip.decompress(path.read_bytes())
     digest = hashlib.sha256(data).hexdigest()
-    rows = data.count(b"\n") + (not data.endswith(b"\n") and len(data) > 0)
+    breaks, find, at = [], data.find, data.find(b"\n")
+    while at >= 0:
+        breaks.append(at)
+        at = find(b"\n", at + 1)
+    if data and not data.endswith(b"\n"):
+        breaks.append(len(data))  # a last line without a line break is a line all the same
+    rows = len(breaks)
     if rows != part.rows or digest != part.sha256:
         raise CorruptBatchError(
             f"{path}: expected {part.rows} rows with sha256 {part.sha256[:12]}…, "
             f"found {rows} rows with sha256 {digest[:12]}…"
         )
-    numbers = pa.array(range(offset + 1, offset + rows + 1), pa.int64())
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:  # a corrupt file: only its bad lines go to quarantine
-        return _read_lines_one_by_one(data, numbers)
-    # Line i is body[ends[i - 1]:ends[i]]: the line breaks taken out, their positions kept.
-    breaks, find, at = [], data.find, data.find(b"\n")
-    while at >= 0:
-        breaks.append(at)
-        at = find(b"\n", at + 1)
-    if len(breaks) < rows:
-        breaks.append(len(data))
+    numbers = pa.Array.from_buffers(
+        pa.int64(), rows, [None, pa.py_buffer(array("q", range(offset + 1, offset + rows + 1)))]
+    )
+    # Line i is body[ends[i]:ends[i + 1]]: the line breaks taken out, their positions kept.
     ends = array("q", [0])
     ends.extend(at - i for i, at in enumerate(breaks))
     body = data.replace(b"\n", b"")
-    del data
     lines = pa.Array.from_buffers(pa.large_string(), rows, [None, pa.py_buffer(ends), pa.py_buffer(body)])
+    try:
+        lines.validate(full=True)  # UTF-8 throughout
+    except pa.ArrowInvalid:  # a corrupt file: only its bad lines go to quarantine
+        return _read_lines_one_by_one(data, numbers)
     return pa.Table.from_arrays([numbers, lines, pa.nulls(rows, pa.string())], schema=_PART_SCHEMA)
 
 
@@ -91,6 +95,21 @@ def _read_lines_one_by_one(data: bytes, numbers: pa.Array) -> pa.Table:
     return pa.Table.from_arrays(
         [numbers, pa.array(texts, pa.large_string()), pa.array(errors, pa.string())], schema=_PART_SCHEMA
     )
+
+
+def _read_ahead(directory: Path, manifest: Manifest) -> Iterator[pa.Table]:
+    """Each part's lines in turn; the next part is read on a thread (gzip, hashlib and DuckDB let go
+    of the GIL) while the caller loads this one."""
+    starts = accumulate((part.rows for part in manifest.parts), initial=0)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="engage-read") as reader:
+        pending: Future[pa.Table] | None = None
+        for part, start in zip(manifest.parts, starts, strict=False):
+            read = reader.submit(_read_part, directory / part.name, part, start)
+            if pending is not None:
+                yield pending.result()
+            pending = read
+        if pending is not None:
+            yield pending.result()
 
 
 def verify_batch(directory: Path, manifest: Manifest) -> None:
@@ -204,17 +223,16 @@ def load_batch(con: duckdb.DuckDBPyConnection, directory: Path, manifest: Manife
             )
         table = ensure_raw_table(con, manifest.system, manifest.stream)
         classify = _classify_sql(manifest)
-        loaded = quarantined = offset = 0
-        # Part by part inside the one transaction: memory is bounded by a part, not by the batch.
-        # A part that does not match the manifest raises before any of its lines is inserted, and
-        # the rollback below takes back the parts before it.
-        for part in manifest.parts:
-            lines = _read_part(directory / part.name, part, offset)
-            part_loaded, part_quarantined = _load_part(con, lines, classify, table, manifest)
-            del lines
-            loaded += part_loaded
-            quarantined += part_quarantined
-            offset += part.rows
+        loaded = quarantined = 0
+        # Part by part inside the one transaction: memory is bounded by two parts (the one DuckDB
+        # loads, the next one being read), not by the batch. A part that does not match the
+        # manifest raises before any of its lines is inserted; the rollback takes back the others.
+        with closing(_read_ahead(directory, manifest)) as parts:
+            for lines in parts:
+                part_loaded, part_quarantined = _load_part(con, lines, classify, table, manifest)
+                loaded += part_loaded
+                quarantined += part_quarantined
+                del lines
         con.execute(
             "insert into audit.batches (batch_id, source_instance, system, stream, mode, manifest_rows, "
             "loaded_rows, quarantined_rows, cursor_start, cursor_end, extracted_at, source_count, "
