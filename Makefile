@@ -51,6 +51,7 @@ clean:
 	rm -rf data dbt_project/target dbt_project/logs
 
 bench: env manifest  ## figures -> bench/results/: loading, extraction, landed rows, live Airflow vs CLI, report, scale
+	$(UV) sync --frozen --inexact --group bench  # dlt, the loader bench's third contender (bench only)
 	$(RUN) python bench/bench_load.py
 	$(RUN) python bench/bench_extract.py  # our extractor vs a bare requests + json loop -> bench/results/extract.json
 	$(RUN) python bench/bench_landed_rows.py  # pretix daily rows: check-in snapshot vs order feed

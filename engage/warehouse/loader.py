@@ -10,47 +10,33 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from engage.config import PipelineConfig
-from engage.landing.batches import Manifest, committed_manifests
+from engage.landing.batches import Manifest, PartInfo, committed_manifests
 from engage.warehouse.schema import ensure_raw_table, ensure_schemas, release_in_process_dbt
 from engage.warehouse.writer_slot import writer_slot
 from extractors.streams import INVALID_REASON_FIELD
 
 log = logging.getLogger(__name__)
 
-# Whole lines as one column: the record separator never occurs in JSON text (it is escaped).
-# A line that is not valid UTF-8 is skipped by the reader and recorded in the rejects table, so
-# one corrupt line cannot stop the batch; it is quarantined by its line number instead.
-_READ_LINES = (
-    "read_csv(?, columns={'line': 'VARCHAR'}, header=false, delim='\x1e', quote='', escape='', "
-    "auto_detect=false, max_line_size=268435456, compression='gzip', strict_mode=false, "
-    "ignore_errors=true, store_rejects=true, rejects_table='_engage_rejects', "
-    "rejects_scan='_engage_reject_scans')"
+# Lines without a line break, with their verified line numbers: Python reads each part once
+# (gzip, then sha256 and the row count over the same bytes, as the manifest computed them) and
+# hands DuckDB one Arrow table, so no second pass verifies and no window numbers the lines.
+_PART_SCHEMA = pa.schema(
+    [("line_number", pa.int64()), ("line", pa.large_string()), ("read_error", pa.string())]
 )
-# Lines the reader kept, numbered as in the file: the k-th kept line is the k-th line number that
-# was not rejected (the part's row count comes from its verified manifest).
-_NUMBER_LINES = """
-    insert into _engage_lines
-    with rejected as (
-        select distinct line as line_number from _engage_rejects
-    ),
-    numbers as (
-        select range as line_number, row_number() over (order by range) as ordinal
-        from range(1, ? + 1)
-        where range not in (select line_number from rejected)
-    )
-    select ? + numbers.line_number, kept.line, null
-    from _engage_kept as kept inner join numbers using (ordinal)
-    union all
-    select ? + line_number, null, 'not valid UTF-8 (the landed bytes are kept in the landing zone)'
-    from rejected
-"""
+_NOT_UTF8 = "not valid UTF-8 (the landed bytes are kept in the landing zone)"
+_BATCH_ROWS = 16_384  # rows per Arrow batch: DuckDB scans the batches on all its threads
 
 
 class CorruptBatchError(Exception):
@@ -67,132 +53,167 @@ class LoadResult:
     skipped: bool = False
 
 
+def _read_part(path: Path, part: PartInfo, offset: int) -> pa.Table:
+    """One part's lines, numbered from offset + 1, once its bytes match the manifest."""
+    data = gzip.decompress(path.read_bytes())
+    digest = hashlib.sha256(data).hexdigest()
+    breaks, find, at = [], data.find, data.find(b"\n")
+    while at >= 0:
+        breaks.append(at)
+        at = find(b"\n", at + 1)
+    if data and not data.endswith(b"\n"):
+        breaks.append(len(data))  # a last line without a line break is a line all the same
+    rows = len(breaks)
+    if rows != part.rows or digest != part.sha256:
+        raise CorruptBatchError(
+            f"{path}: expected {part.rows} rows with sha256 {part.sha256[:12]}…, "
+            f"found {rows} rows with sha256 {digest[:12]}…"
+        )
+    numbers = pa.Array.from_buffers(
+        pa.int64(), rows, [None, pa.py_buffer(array("q", range(offset + 1, offset + rows + 1)))]
+    )
+    # Line i is body[ends[i]:ends[i + 1]]: the line breaks taken out, their positions kept.
+    ends = array("q", [0])
+    ends.extend(at - i for i, at in enumerate(breaks))
+    body = data.replace(b"\n", b"")
+    lines = pa.Array.from_buffers(pa.large_string(), rows, [None, pa.py_buffer(ends), pa.py_buffer(body)])
+    try:
+        lines.validate(full=True)  # UTF-8 throughout
+    except pa.ArrowInvalid:  # a corrupt file: only its bad lines go to quarantine
+        return _read_lines_one_by_one(data, numbers)
+    return pa.Table.from_arrays([numbers, lines, pa.nulls(rows, pa.string())], schema=_PART_SCHEMA)
+
+
+def _read_lines_one_by_one(data: bytes, numbers: pa.Array) -> pa.Table:
+    texts: list[str | None] = []
+    for raw in data.split(b"\n")[: len(numbers)]:
+        try:
+            texts.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            texts.append(None)
+    errors = [None if text is not None else _NOT_UTF8 for text in texts]
+    return pa.Table.from_arrays(
+        [numbers, pa.array(texts, pa.large_string()), pa.array(errors, pa.string())], schema=_PART_SCHEMA
+    )
+
+
+def _read_ahead(directory: Path, manifest: Manifest) -> Iterator[pa.Table]:
+    """Each part's lines in turn; the next part is read on a thread (gzip, hashlib and DuckDB let go
+    of the GIL) while the caller loads this one."""
+    starts = accumulate((part.rows for part in manifest.parts), initial=0)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="engage-read") as reader:
+        pending: Future[pa.Table] | None = None
+        for part, start in zip(manifest.parts, starts, strict=False):
+            read = reader.submit(_read_part, directory / part.name, part, start)
+            if pending is not None:
+                yield pending.result()
+            pending = read
+        if pending is not None:
+            yield pending.result()
+
+
 def verify_batch(directory: Path, manifest: Manifest) -> None:
-    """Check every part against the manifest before a row of it reaches the warehouse."""
+    """Check every part against the manifest (the loader checks each part as it reads it)."""
+    offset = 0
     for part in manifest.parts:
-        digest, rows = hashlib.sha256(), 0
-        with gzip.open(directory / part.name, "rb") as handle:
-            for line in handle:
-                digest.update(line)
-                rows += 1
-        if rows != part.rows or digest.hexdigest() != part.sha256:
-            raise CorruptBatchError(
-                f"{directory / part.name}: expected {part.rows} rows with sha256 {part.sha256[:12]}…, "
-                f"found {rows} rows with sha256 {digest.hexdigest()[:12]}…"
-            )
+        _read_part(directory / part.name, part, offset)
+        offset += part.rows
 
 
 def _json_path(field: str) -> str:
     return '$."' + field.replace('"', '\\"') + '"'
 
 
-def _classify_sql(manifest: Manifest) -> tuple[str, list[str]]:
-    """SQL that gives each staged line its key, cursor and (if it is bad) the reason why."""
-    params: list[str] = []
-    key_parts = []
-    for field in manifest.primary_key:
-        key_parts.append("nullif(trim(json_extract_string(doc, ?)), '')")
-        params.append(_json_path(field))
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _classify_sql(manifest: Manifest) -> str:
+    """SQL that gives each line of _engage_part its document, key, cursor and (if it is bad) the
+    reason why. Each line is parsed twice at most: once into JSON, once for all the fields at once."""
+    paths = [*manifest.primary_key, INVALID_REASON_FIELD]
+    if manifest.cursor_field:
+        paths.append(manifest.cursor_field)
+    path_list = "[" + ", ".join(_sql_string(_json_path(p)) for p in paths) + "]"
+    key_parts = [f"nullif(trim(fields[{i + 1}]), '')" for i in range(len(manifest.primary_key))]
     key_expr = (
         key_parts[0]
         if len(key_parts) == 1
         else f"case when {' or '.join(p + ' is null' for p in key_parts)} then null "
         f"else concat_ws(':', {', '.join(key_parts)}) end"
     )
-    params = params if len(key_parts) == 1 else params * 2
+    flagged = f"fields[{len(manifest.primary_key) + 1}]"
     cursor_expr, cursor_checks = "null", ""
     if manifest.cursor_field:
-        cursor_expr = "json_extract_string(doc, ?)"
-        params.append(_json_path(manifest.cursor_field))
+        cursor_expr = f"fields[{len(paths)}]"
         sql_type, noun = (
             ("timestamptz", "a timestamp")
             if manifest.cursor_type == "timestamp"
             else ("bigint", "an integer")
         )
+        name = _sql_string(manifest.cursor_field)
         cursor_checks = (
-            "when cursor_value is null then 'missing cursor field ' || ? "
+            f"when cursor_value is null then 'missing cursor field ' || {name} "
             f"when try_cast(cursor_value as {sql_type}) is null "
-            f"then 'cursor field ' || ? || ' is not {noun}: ' || left(cursor_value, 80)"
+            f"then 'cursor field ' || {name} || ' is not {noun}: ' || left(cursor_value, 80)"
         )
-    key_names = ", ".join(manifest.primary_key)
-    sql = f"""
+    key_names = _sql_string(", ".join(manifest.primary_key))
+    return f"""
         with parsed as (
-            select line_number, line, read_error,
-                   case when json_valid(line) and json_type(line::json) = 'OBJECT'
-                        then line::json end as doc,
-                   coalesce(json_valid(line), false) as is_json
-            from _engage_lines
+            select line_number, line, read_error, try_cast(line as json) as doc from _engage_part
+        ),
+        extracted as (
+            select *, json_extract_string(doc, {path_list}) as fields from parsed
         ),
         keyed as (
-            select *, {key_expr} as record_key, {cursor_expr} as cursor_value from parsed
+            select line_number, line, read_error, doc, {flagged} as flagged,
+                   {key_expr} as record_key, {cursor_expr} as cursor_value
+            from extracted
         )
         select line_number, line, doc, record_key, cursor_value,
                case
                    when read_error is not null then read_error
-                   when not is_json then 'unparseable JSON'
-                   when doc is null then 'not a JSON object'
-                   when json_extract_string(doc, '$.{INVALID_REASON_FIELD}') is not null
-                       then json_extract_string(doc, '$.{INVALID_REASON_FIELD}')
-                   when record_key is null then 'missing primary key ({key_names})'
+                   when doc is null then 'unparseable JSON'
+                   -- valid JSON is an object exactly when its first character (past blanks) is {{
+                   when not (case when starts_with(line, '{{') then true
+                                  else json_type(doc) = 'OBJECT' end) then 'not a JSON object'
+                   when flagged is not null then flagged
+                   when record_key is null then 'missing primary key (' || {key_names} || ')'
                    {cursor_checks}
                end as reason
         from keyed
     """
-    if manifest.cursor_field:
-        params += [manifest.cursor_field, manifest.cursor_field]
-    return sql, params
 
 
 def _load_part(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    rows: int,
-    offset: int,
-    classify: str,
-    params: list[str],
-    table: str,
-    manifest: Manifest,
+    con: duckdb.DuckDBPyConnection, lines: pa.Table, classify: str, table: str, manifest: Manifest
 ) -> tuple[int, int]:
     """Append one part's good lines to the raw table and its bad ones to quarantine (in the caller's
     transaction); returns (loaded, quarantined)."""
-    con.execute(
-        "create or replace temp table _engage_lines (line_number bigint, line varchar, read_error varchar)"
-    )
-    # Two statements: the rejects table exists only once the reader has run.
-    con.execute(
-        f"create or replace temp table _engage_kept as select line, row_number() over () as ordinal "
-        f"from {_READ_LINES}",
-        [str(path)],
-    )
-    con.execute(_NUMBER_LINES, [rows, offset, offset])
-    for scratch in ("_engage_kept", "_engage_rejects", "_engage_reject_scans"):
-        con.execute(f"drop table if exists {scratch}")
-    con.execute(f"create or replace temp table _engage_classified as {classify}", params)
-    con.execute("drop table _engage_lines")
-    con.execute(
-        f"""insert into {table}
-            select ?, ?, line_number, record_key, cursor_value, doc, now()
-            from _engage_classified where reason is null""",
-        [manifest.source_instance, manifest.batch_id],
-    )
-    # Only a quarantined record keeps its raw line: a loaded one lives on as its JSON document.
-    con.execute(
-        """insert into quarantine.records
-           select ?, ?, ?, ?, line_number, reason, line, now()
-           from _engage_classified where reason is not null""",
-        [manifest.batch_id, manifest.source_instance, manifest.system, manifest.stream],
-    )
-    counts = con.execute(
-        "select count(*) filter (where reason is null), count(*) filter (where reason is not null) "
-        "from _engage_classified"
-    ).fetchone()
-    con.execute("drop table _engage_classified")
-    return counts[0], counts[1]
+    con.register("_engage_part", pa.Table.from_batches(lines.to_batches(max_chunksize=_BATCH_ROWS)))
+    try:
+        [(loaded,)] = con.execute(
+            f"""insert into {table}
+                select ?, ?, line_number, record_key, cursor_value, doc, now()
+                from ({classify}) where reason is null""",
+            [manifest.source_instance, manifest.batch_id],
+        ).fetchall()
+        quarantined = 0
+        if loaded < lines.num_rows:  # the lines are classified again only in a part with bad ones
+            # Only a quarantined record keeps its raw line: a loaded one lives on as its JSON document.
+            [(quarantined,)] = con.execute(
+                f"""insert into quarantine.records
+                    select ?, ?, ?, ?, line_number, reason, line, now()
+                    from ({classify}) where reason is not null""",
+                [manifest.batch_id, manifest.source_instance, manifest.system, manifest.stream],
+            ).fetchall()
+    finally:
+        con.unregister("_engage_part")
+    return loaded, quarantined
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, directory: Path, manifest: Manifest) -> LoadResult:
     """Load one committed batch in one transaction; a batch already recorded is skipped."""
-    verify_batch(directory, manifest)
     con.execute("begin transaction")
     try:
         if con.execute("select 1 from audit.batches where batch_id = ?", [manifest.batch_id]).fetchone():
@@ -201,16 +222,17 @@ def load_batch(con: duckdb.DuckDBPyConnection, directory: Path, manifest: Manife
                 manifest.batch_id, manifest.source_instance, manifest.stream, 0, 0, skipped=True
             )
         table = ensure_raw_table(con, manifest.system, manifest.stream)
-        classify, params = _classify_sql(manifest)
-        loaded = quarantined = offset = 0
-        # Part by part inside the one transaction: memory is bounded by a part, not by the batch.
-        for part in manifest.parts:
-            part_loaded, part_quarantined = _load_part(
-                con, directory / part.name, part.rows, offset, classify, params, table, manifest
-            )
-            loaded += part_loaded
-            quarantined += part_quarantined
-            offset += part.rows
+        classify = _classify_sql(manifest)
+        loaded = quarantined = 0
+        # Part by part inside the one transaction: memory is bounded by two parts (the one DuckDB
+        # loads, the next one being read), not by the batch. A part that does not match the
+        # manifest raises before any of its lines is inserted; the rollback takes back the others.
+        with closing(_read_ahead(directory, manifest)) as parts:
+            for lines in parts:
+                part_loaded, part_quarantined = _load_part(con, lines, classify, table, manifest)
+                loaded += part_loaded
+                quarantined += part_quarantined
+                del lines
         con.execute(
             "insert into audit.batches (batch_id, source_instance, system, stream, mode, manifest_rows, "
             "loaded_rows, quarantined_rows, cursor_start, cursor_end, extracted_at, source_count, "
