@@ -1,7 +1,9 @@
 """The loader: the only writer of raw tables. Each batch lands exactly once, bad lines in quarantine.
 
-DuckDB reads the landed files itself (read_csv of whole lines, then JSON functions): no row-by-row
-inserts and no merge in the hot path. A batch's rows, its quarantined lines and its audit row are
+Each part is read once (gzip, then its sha256 and row count checked against the manifest over the
+same bytes) and handed to DuckDB as an Arrow table of numbered lines; DuckDB parses each line into
+JSON once and takes key, cursor and quarantine reason in one call: no row-by-row inserts and no
+merge in the hot path. Memory is bounded by the parts in flight (two), not by the batch. A batch's rows, its quarantined lines and its audit row are
 committed in one transaction, so loading a batch twice is a no-op and a crash loads nothing half.
 """
 
