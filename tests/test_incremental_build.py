@@ -19,7 +19,9 @@ import duckdb
 import pytest
 import requests
 import yaml
+from typer.testing import CliRunner
 
+from engage.cli import app
 from engage.config import PipelineConfig, load_config
 from engage.pipeline import run_pipeline
 from engage.privacy.erasure import erase_person, pseudonyms_for
@@ -173,6 +175,15 @@ def test_incremental_refreshes_equal_a_full_refresh_after_loads_updates_an_erasu
         assert run_pipeline(config).skipped
         run_pipeline(config, rebuild=True)
         assert _last_build(config)[0] == EVERYTHING
+
+        # the CLI: nothing loaded since the last build, then a full refresh asked for
+        cli = CliRunner()
+        nothing = cli.invoke(app, ["transform", "--config", str(config.config_path)])
+        assert nothing.exit_code == 0, nothing.output
+        assert "nothing to build" in nothing.output
+        refreshed = cli.invoke(app, ["transform", "--config", str(config.config_path), "--full-refresh"])
+        assert refreshed.exit_code == 0, refreshed.output
+        assert _last_build(config)[0] == FULL_REFRESH
 
 
 def test_the_plan_follows_the_loads_and_the_project_fingerprint(tmp_path: Path) -> None:

@@ -3,8 +3,9 @@
 Each part is read once (gzip, then its sha256 and row count checked against the manifest over the
 same bytes) and handed to DuckDB as an Arrow table of numbered lines; DuckDB parses each line into
 JSON once and takes key, cursor and quarantine reason in one call: no row-by-row inserts and no
-merge in the hot path. Memory is bounded by the parts in flight (two), not by the batch. A batch's rows, its quarantined lines and its audit row are
-committed in one transaction, so loading a batch twice is a no-op and a crash loads nothing half.
+merge in the hot path. Memory is bounded by the parts in flight (two), not by the batch. A
+batch's rows, its quarantined lines and its audit row are committed in one transaction, so
+loading a batch twice is a no-op and a crash loads nothing half.
 """
 
 from __future__ import annotations
