@@ -60,6 +60,11 @@ bench: env manifest  ## figures -> bench/results/: loading, extraction, landed r
 	$(RUN) python bench/bench_scale.py --scales 1,10  # the pipeline on 1x and 10x the programme (simulator --scale): full, no-change, 1 %-change runs -> bench/results/scale.json (~15 min; --scales 1 for a quick look)
 	$(RUN) python bench/bench_table.py  # every figure beside its anchor and target -> bench/results/README.md
 
+.PHONY: bench-100x
+bench-100x: env manifest  ## 100x the programme (~2.2M records): full, no-change and 1 %-change runs -> bench/results/scale_100x.json (~40 min, ~6 GB)
+	$(RUN) python bench/bench_scale.py --scales 100 --out bench/results/scale_100x.json
+	$(RUN) python bench/bench_table.py
+
 .PHONY: reliability
 reliability: env  ## full size: 30 % faults on every stream, SIGKILL at every point, readers during refreshes
 	ENGAGE_RELIABILITY_FULL=1 $(RUN) pytest -q -s tests/test_faults.py tests/test_crash_safety.py \
