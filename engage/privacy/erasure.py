@@ -291,6 +291,28 @@ def _prune_old_parquet(config: PipelineConfig) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def _compact_warehouse(warehouse: Path) -> None:
+    """Copy the warehouse into a new file and swap it in (under the writer slot).
+
+    The rebuild replaced every table dbt built, but the replaced tables' blocks stay in the file,
+    bytes and all, until DuckDB reuses them: a copy holds only what is live. A crash before the
+    swap leaves the old warehouse (already erased logically) and a temporary file the next
+    erasure removes."""
+    copy = warehouse.with_name(f".{warehouse.name}.compact.tmp")
+    copy.unlink(missing_ok=True)
+    release_in_process_dbt()
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("checkpoint")  # nothing left in a write-ahead log that would outlive the swap
+    with duckdb.connect(":memory:") as con:
+        con.execute("attach ? as live (read_only)", [str(warehouse)])
+        con.execute("attach ? as compacted", [str(copy)])
+        con.execute("copy from database live to compacted")
+        con.execute("detach compacted")
+    with open(copy, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(copy, warehouse)
+
+
 def erase_person(
     config: PipelineConfig,
     email: str,
@@ -329,6 +351,7 @@ def erase_person(
             with _command_line_without_identifiers():
                 # from raw: the incremental base models would keep what was just deleted
                 build(config, full_refresh=True, hold_writer_slot=False)
+            _compact_warehouse(config.warehouse_path)
     if republish:
         result = publish(config, allow_shrink=True)  # the erasure is the recorded reason
         _prune_old_parquet(config)
