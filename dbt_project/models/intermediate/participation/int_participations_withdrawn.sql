@@ -71,10 +71,10 @@ current_positions as (
     select
         source_instance,
         order_code,
-        position_record ->> 'id' as position_key,
-        coalesce(try_cast(position_record ->> 'canceled' as boolean), false) as is_canceled
+        position_key,
+        is_canceled
     from {{ ref('base_pretix__order_positions_current') }}
-    where position_record is not null
+    where has_position
 
 ),
 

@@ -5,29 +5,17 @@
 -- reconciliation only and is not read here.
 with
 
-positions as (
-
-    select
-        source_instance,
-        order_code,
-        event_slug,
-        position_record
-    from {{ ref('base_pretix__order_positions_current') }}
-    where position_record is not null
-
-),
-
 checkins as (
 
     select
         positions.source_instance,
         positions.event_slug,
         positions.order_code,
-        positions.position_record ->> 'id' as position_key,
+        positions.position_key,
         checkin
-    from positions
-    cross join
-        unnest(try_cast(positions.position_record -> 'checkins' as json[])) as unnested (checkin)
+    from {{ ref('base_pretix__order_positions_current') }} as positions
+    cross join unnest(try_cast(positions.checkins as json[])) as unnested (checkin)
+    where positions.has_position
 
 ),
 

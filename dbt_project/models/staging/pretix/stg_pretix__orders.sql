@@ -1,9 +1,20 @@
 -- One row per order, current version (selected in base_pretix__orders_current).
+-- Incremental: a refresh re-derives only the orders whose current version was loaded since the
+-- last build (one row per current order, and an order never leaves the current versions).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='order_id',
+        on_schema_change='fail',
+    )
+}}
 with
 
 orders as (
 
     select * from {{ ref('base_pretix__orders_current') }}
+    {{ only_loaded_since_last_build('loaded_at', 'loaded_at') }}
 
 ),
 
