@@ -219,9 +219,9 @@ def load(config: ConfigOption = None) -> None:
 def transform(config: ConfigOption = None, full_refresh: FullRefreshOption = False) -> None:
     """dbt build (seeds, models, tests) of what was loaded since the last build, on the working
     warehouse (everything after a change to the dbt project)."""
-    from engage.warehouse.dbt import build
+    from engage.pipeline import transform as transform_warehouse  # a failure names unmapped forms
 
-    nodes = build(_config(config), full_refresh=full_refresh)
+    nodes = transform_warehouse(_config(config), full_refresh=full_refresh)
     if not nodes:
         console.print("dbt build: nothing to build, every load is in the last build")
         return

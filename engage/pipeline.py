@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from engage.config import ConfigError, PipelineConfig
 from engage.extract import ExtractResult, extract_stream
 from engage.privacy.pseudonymise import MissingKeyError, Pseudonymiser
-from engage.warehouse.dbt import NodeResult, TransformError, build, generate_docs
+from engage.warehouse.dbt import NodeResult, TransformError, build, docs_page_to_publish
 from engage.warehouse.freshness import SourceFreshness, check_freshness
 from engage.warehouse.loader import LoadResult, load_pending
 from engage.warehouse.publish import PublishResult, publish, remove_unfinished_publish
-from engage.warehouse.refresh_state import docs_are_current, has_unpublished_loads
+from engage.warehouse.refresh_state import has_unpublished_loads
 from engage.warehouse.survey_coverage import FormCoverage, survey_coverage, unmapped_form_lines
 
 
@@ -135,8 +135,7 @@ def run_pipeline(
     )
     summary.survey_forms = survey_coverage(config)
     notify("publish")
-    docs = None if docs_are_current(config) else generate_docs(config)  # None: the page stays
-    summary.published = publish(config, docs_page=docs, allow_shrink=allow_shrink)
+    summary.published = publish(config, docs_page=docs_page_to_publish(config), allow_shrink=allow_shrink)
     _check_freshness(config, summary)
     return summary
 

@@ -39,10 +39,7 @@
         where
             loaded_since.source_instance = {{ alias }}.source_instance
             and loaded_since.record_key = {{ alias }}.record_key
-            and loaded_since.loaded_at >= (
-                select coalesce(max(built.loaded_at), '-infinity'::timestamptz)
-                from {{ this }} as built
-            )
+            and loaded_since.loaded_at >= {{ newest_built('loaded_at') }}
     )
     {%- endif %}
 {% endmacro %}
@@ -51,9 +48,12 @@
     the rows of `column` at or after the newest `built_column` already built. -#}
 {% macro only_loaded_since_last_build(column, built_column) %}
     {%- if is_incremental() %}
-    where {{ column }} >= (
-        select coalesce(max(built.{{ built_column }}), '-infinity'::timestamptz)
-        from {{ this }} as built
-    )
+    where {{ column }} >= {{ newest_built(built_column) }}
     {%- endif %}
 {% endmacro %}
+
+{#- The incremental watermark: the newest `column` the model already holds (-infinity when it is
+    empty, so that rows loaded into an empty model are never skipped). -#}
+{% macro newest_built(column) -%}
+    (select coalesce(max(built.{{ column }}), '-infinity'::timestamptz) from {{ this }} as built)
+{%- endmacro %}

@@ -170,9 +170,9 @@ def build_warehouse_dag(config: PipelineConfig | None = None) -> DAG:
             "project). Nothing new loaded: dbt and publish are skipped (conf "
             '`{"rebuild": true}` rebuilds anyway, `{"full_refresh": true}` from the raw tables). dbt is '
             "one `dbt build` process; its log lists each node as it finishes. The publish gate keeps "
-            "the published version when a fact table or "
-            'headline KPI would shrink (conf `{"allow_shrink": true}` for a deliberate change). Every '
-            "task takes the one-slot `engage_writer` pool: DuckDB has a single writer. Emits "
+            "the published version when a fact table or headline KPI would shrink (conf "
+            '`{"allow_shrink": true}` for a deliberate change). Every task takes the one-slot '
+            "`engage_writer` pool: DuckDB has a single writer. Emits "
             "`engage_marts` once the published copy is replaced."
         ),
     ) as dag:
@@ -227,13 +227,12 @@ def build_warehouse_dag(config: PipelineConfig | None = None) -> DAG:
         def publish() -> dict[str, int]:
             from airflow.sdk.exceptions import AirflowFailException
 
-            from engage.warehouse.dbt import generate_docs
+            from engage.warehouse.dbt import docs_page_to_publish
             from engage.warehouse.publish import publish as publish_marts
             from engage.warehouse.publish_gate import PublishBlocked
-            from engage.warehouse.refresh_state import docs_are_current
 
             current = load_config(config.config_path)
-            docs = None if docs_are_current(current) else generate_docs(current)  # None: the page stays
+            docs = docs_page_to_publish(current)
             try:
                 published = publish_marts(current, docs_page=docs, allow_shrink=_run_conf("allow_shrink"))
             except PublishBlocked as exc:  # no retry: the same marts would be blocked again

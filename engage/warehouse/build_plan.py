@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import version
+from pathlib import Path
 
 import duckdb
 
@@ -50,15 +51,21 @@ class BuildPlan:
         return ["--select", *selected, *excluded, "--exclude-resource-type", "unit_test"]
 
 
+def project_files(project: Path) -> list[Path]:
+    """Every file of the dbt project that a build (and its docs page) is made from, in a fixed order."""
+    files: list[Path] = []
+    for name in PROJECT_INPUTS:
+        root = project / name
+        files += [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    return files
+
+
 def project_fingerprint(config: PipelineConfig, dbt_vars: dict[str, object]) -> str:
     """sha256 of the dbt project's files, the vars a build passes and the dbt version."""
     digest = hashlib.sha256()
     project = config.dbt_dir
-    for name in PROJECT_INPUTS:
-        root = project / name
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-        for path in files:
-            digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in project_files(project):
+        digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(json.dumps(dbt_vars, sort_keys=True).encode())
     digest.update(version("dbt-core").encode() + version("dbt-duckdb").encode())
     return digest.hexdigest()

@@ -16,6 +16,7 @@ import duckdb
 
 from engage.config import PipelineConfig
 from engage.warehouse.build_plan import NOTHING, plan_build, project_fingerprint, record_build
+from engage.warehouse.refresh_state import docs_are_current
 from engage.warehouse.schema import ensure_schemas, release_in_process_dbt
 from engage.warehouse.writer_slot import writer_slot
 
@@ -152,6 +153,11 @@ def generate_docs(config: PipelineConfig) -> Path:
     """`dbt docs generate --static`: one self-contained HTML page of models, columns and lineage."""
     run_dbt(config, ["docs", "generate", "--static"])
     return docs_target(config) / "static_index.html"
+
+
+def docs_page_to_publish(config: PipelineConfig) -> Path | None:
+    """A new docs page when the dbt project changed since the published one; None: it stays."""
+    return None if docs_are_current(config) else generate_docs(config)
 
 
 def build(

@@ -11,10 +11,9 @@ import os
 import duckdb
 
 from engage.config import PipelineConfig
+from engage.warehouse.build_plan import project_files
 from engage.warehouse.schema import release_in_process_dbt
 from engage.warehouse.writer_slot import writer_slot
-
-DOCS_INPUTS = ("models", "macros", "seeds", "snapshots", "dbt_project.yml")
 
 
 def docs_are_current(config: PipelineConfig) -> bool:
@@ -26,16 +25,7 @@ def docs_are_current(config: PipelineConfig) -> bool:
     page = config.published_dir / "docs.html"
     if not page.exists():
         return False
-    project = config.dbt_dir
-    newest = max(
-        (
-            p.stat().st_mtime
-            for name in DOCS_INPUTS
-            for p in [project / name, *(project / name).rglob("*")]
-            if p.exists()
-        ),
-        default=0.0,
-    )
+    newest = max((path.stat().st_mtime for path in project_files(config.dbt_dir)), default=0.0)
     return page.stat().st_mtime >= newest
 
 

@@ -30,7 +30,8 @@ positions as (
         orders.record ->> 'code' as order_code,
         orders.record ->> 'event' as event_slug,
         orders.loaded_at as order_loaded_at,
-        unnested.position_record
+        unnested.position_record,
+        unnested.position_record ->> 'id' as position_key
     from orders
     left join
         unnest(try_cast(orders.record -> 'positions' as json[])) as unnested (position_record)
@@ -42,7 +43,7 @@ answers as (
 
     select
         positions.source_instance,
-        positions.position_record ->> 'id' as position_key,
+        positions.position_key,
         answer ->> 'question_identifier' as question_identifier,
         nullif(trim(answer ->> 'answer'), '') as answer_text,
         answer -> 'option_identifiers' ->> 0 as option_identifier
@@ -76,9 +77,9 @@ parsed as (
         positions.event_slug,
         positions.order_loaded_at,
         positions.position_record is not null as has_position,
-        positions.source_instance || ':' || (positions.position_record ->> 'id') as position_id,
-        positions.position_record ->> 'id' as position_key,
-        try_cast(positions.position_record ->> 'id' as bigint) as pretix_position_id,
+        positions.source_instance || ':' || positions.position_key as position_id,
+        positions.position_key,
+        try_cast(positions.position_key as bigint) as pretix_position_id,
         try_cast(positions.position_record ->> 'positionid' as integer) as position_number,
         try_cast(positions.position_record ->> 'item' as bigint) as item_id,
         positions.position_record ->> 'attendee_email_pseudonym' as attendee_email_pseudonym,
@@ -102,7 +103,7 @@ parsed as (
     left join answers_pivoted
         on
             positions.source_instance = answers_pivoted.source_instance
-            and positions.position_record ->> 'id' = answers_pivoted.position_key
+            and positions.position_key = answers_pivoted.position_key
 
 )
 
