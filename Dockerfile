@@ -33,11 +33,11 @@ USER 50000:0
 #    The `deploy` extra adds what the CeleryExecutor + Postgres layout of docker-compose.yml needs
 #    (celery provider, redis client, psycopg2); it must be declared in pyproject.toml and locked.
 COPY --chown=50000:0 pyproject.toml uv.lock ./
-RUN uv sync --frozen --no-dev --extra deploy --no-install-project --no-cache
+RUN uv sync --frozen --no-dev --extra deploy --no-install-project --no-cache --compile-bytecode
 
 # 2. The project itself (not editable: the image never sees the source tree again).
 COPY --chown=50000:0 . .
-RUN uv sync --frozen --no-dev --extra deploy --no-editable --no-cache
+RUN uv sync --frozen --no-dev --extra deploy --no-editable --no-cache --compile-bytecode
 
 # 3. The dbt manifest Cosmos renders the warehouse DAG from (LoadMode.DBT_MANIFEST): `dbt parse`
 #    needs the profile's variable set but never opens the file, so a dummy path will do.

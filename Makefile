@@ -7,8 +7,11 @@ DBT_MANIFEST := dbt_project/target/manifest.json
 .PHONY: demo test lint format bench env manifest simulator clean
 
 env: .venv/.synced
+# --compile-bytecode: the .pyc files are written once, here. Where PYTHONDONTWRITEBYTECODE is set
+# (as on this machine), every process would otherwise compile dbt, Airflow and WeasyPrint from
+# source again: ~10 s of every run, test and task that imports them.
 .venv/.synced: uv.lock pyproject.toml
-	$(UV) sync --frozen --inexact  # keeps extras another target installed (smoke-celery: deploy)
+	$(UV) sync --frozen --inexact --compile-bytecode  # --inexact keeps extras another target installed
 	@touch $@
 
 manifest: env  ## the dbt manifest the Airflow DAGs render from (no dbt runs at DAG parse time)
@@ -51,7 +54,7 @@ clean:
 	rm -rf data dbt_project/target dbt_project/logs
 
 bench: env manifest  ## figures -> bench/results/: loading, extraction, landed rows, live Airflow vs CLI, report, scale
-	$(UV) sync --frozen --inexact --group bench  # dlt, the loader bench's third contender (bench only)
+	$(UV) sync --frozen --inexact --compile-bytecode --group bench  # dlt, the loader bench's third contender (bench only)
 	$(RUN) python bench/bench_load.py
 	$(RUN) python bench/bench_extract.py  # our extractor vs a bare requests + json loop -> bench/results/extract.json
 	$(RUN) python bench/bench_landed_rows.py  # pretix daily rows: check-in snapshot vs order feed
@@ -72,5 +75,5 @@ reliability: env  ## full size: 30 % faults on every stream, SIGKILL at every po
 
 .PHONY: smoke-celery
 smoke-celery:  ## native distributed smoke run: Celery (2 workers), PostgreSQL, Redis, simulator (docs/smoke-celery.md)
-	$(UV) sync --frozen --extra deploy
+	$(UV) sync --frozen --compile-bytecode --extra deploy
 	scripts/smoke_celery.sh

@@ -102,6 +102,27 @@ def _scale(d: dict[str, Any]) -> Iterator[Row]:
                 f"≤ {target:.2f}x",
                 _met(cpu <= target),
             )
+        yield from _dbt_by_scale(scale, runs)
+
+
+def _dbt_by_scale(scale: str, runs: dict[str, Any]) -> Iterator[Row]:
+    """dbt's share of the full and the 1 %-change run (the transform stage; dbt runs in-process)."""
+    for run in ("full", "one_percent_change"):
+        stages = runs[run].get("stages")
+        if not stages or "transform" not in stages:
+            continue  # measured before stages were recorded, or dbt did not run
+        dbt, whole = stages["transform"], runs[run]
+        yield (
+            f"dbt build, {run.replace('_', ' ')} run {scale}",
+            f"{dbt['wall_seconds']:.1f} s wall, {dbt['cpu_seconds']:.1f} CPU-s, {dbt['peak_rss_mb']:,.0f} MB",
+            f"{dbt['cpu_seconds'] / whole['cpu_seconds']:.0%} of the run's CPU; "
+            + ", ".join(
+                f"{name} {st['cpu_seconds']:.1f}" for name, st in stages.items() if name != "transform"
+            )
+            + " CPU-s",
+            "",
+            "",
+        )
 
 
 def _airflow(d: dict[str, Any]) -> Iterator[Row]:

@@ -127,6 +127,7 @@ def run_pipeline(
         summary.skipped = "nothing new loaded and the published version is current: dbt and publish skipped"
         notify("skipped")
         remove_unfinished_publish(config)
+        notify("freshness")
         _check_freshness(config, summary)  # a source that went quiet is exactly what freshness is for
         return summary
     notify("transform")
@@ -136,6 +137,7 @@ def run_pipeline(
     summary.survey_forms = survey_coverage(config)
     notify("publish")
     summary.published = publish(config, docs_page=docs_page_to_publish(config), allow_shrink=allow_shrink)
+    notify("freshness")
     _check_freshness(config, summary)
     return summary
 

@@ -166,7 +166,7 @@ say "temp dir $SMOKE_TMP; ports: postgres $PG_PORT, redis $REDIS_PORT, api-serve
 # then goes on with celery<5.7 in the private copy (the only difference from the lock), and the
 # summary says so. The fix belongs in pyproject.toml / uv.lock.
 say "python environment: uv sync --frozen --extra deploy --no-dev into $SMOKE_TMP/venv"
-(cd "$REPO" && UV_PROJECT_ENVIRONMENT="$SMOKE_TMP/venv" scripts/uv sync --frozen --extra deploy --no-dev) \
+(cd "$REPO" && UV_PROJECT_ENVIRONMENT="$SMOKE_TMP/venv" scripts/uv sync --frozen --extra deploy --no-dev --compile-bytecode) \
   >"$SMOKE_TMP/logs/venv.log" 2>&1 || die "uv sync into $SMOKE_TMP/venv failed (logs/venv.log)"
 VENV_BIN="$SMOKE_TMP/venv/bin"
 ENV_NOTE="locked environment (uv.lock), private copy"

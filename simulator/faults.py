@@ -60,7 +60,6 @@ JSON body replaces the plan), ``DELETE /_sim/faults`` (no faults); loopback clie
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import socket
@@ -75,6 +74,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from simulator import hostile
+from simulator.http_app import encode_json
 
 CLASSIC_KINDS = ("429", "500", "503", "slow", "reset", "truncated", "malformed", "repeat_page")
 HOSTILE_KINDS = (
@@ -273,7 +273,7 @@ class FaultPlan:
             self._count(kind)
             detail = "Request was throttled. Expected available in a very long time."
             headers = {"Retry-After": self.huge_retry_after}
-            self._send(handler, 429, json.dumps({"detail": detail}).encode(), headers)
+            self._send(handler, 429, encode_json({"detail": detail}), headers)
             return True
         if kind == "cross_origin_redirect":
             self._count(kind)
@@ -285,10 +285,10 @@ class FaultPlan:
         if kind == "429":
             detail = f"Request was throttled. Expected available in {self.retry_after} second(s)."
             headers = {"Retry-After": str(self.retry_after)}
-            self._send(handler, 429, json.dumps({"detail": detail}).encode(), headers)
+            self._send(handler, 429, encode_json({"detail": detail}), headers)
         elif kind in ("500", "503"):
             detail = "Internal server error (injected)" if kind == "500" else "Service unavailable (injected)"
-            self._send(handler, int(kind), json.dumps({"detail": detail}).encode())
+            self._send(handler, int(kind), encode_json({"detail": detail}))
         elif kind == "malformed":
             self._send(handler, 200, MALFORMED_BODY, content_type="text/html")
         elif kind == "reset":
@@ -313,7 +313,7 @@ class FaultPlan:
                 previous = self._last_pages.get(list_key)
             if previous is not None and previous[0] != page_id and page_id not in ("", "1", "0"):
                 self._count(kind)
-                self._send(handler, 200, json.dumps(previous[1]).encode())
+                self._send(handler, 200, encode_json(previous[1]))
                 return True  # the client's copy of this list still ends at the previous page
             kind = None  # not applicable here (a first page, or no list): answer normally
         if page is not None and kind is None:  # what the client gets: remember it for a repeat
@@ -326,7 +326,7 @@ class FaultPlan:
             return self._hostile(handler, request, response, kind)
         if kind in ("slow", "truncated"):
             self._count(kind)
-            payload = b"" if response.body is None else json.dumps(response.body).encode()
+            payload = b"" if response.body is None else encode_json(response.body)
             if kind == "slow":
                 time.sleep(self.slow_seconds)  # then answer in full (the client has likely given up)
             else:
@@ -342,9 +342,9 @@ class FaultPlan:
         if kind in ("foreign_next", "endless_links") and not is_list:
             return False
         if kind == "foreign_next":
-            payload = json.dumps(hostile.foreign_next(body, request.url(), self.foreign_origin)).encode()
+            payload = encode_json(hostile.foreign_next(body, request.url(), self.foreign_origin))
         elif kind == "endless_links":
-            payload = json.dumps(hostile.endless_next(body, request.url())).encode()
+            payload = encode_json(hostile.endless_next(body, request.url()))
         elif kind == "gzip_bomb":
             payload, headers = hostile.gzip_bomb(body, self.bomb_mib)
         elif kind == "wrong_charset":
@@ -355,7 +355,7 @@ class FaultPlan:
             payload = hostile.with_duplicate_key(body)
         else:  # trickle
             self._count(kind)
-            payload = b"" if body is None else json.dumps(body).encode()
+            payload = b"" if body is None else encode_json(body)
             hostile.trickle(handler, response.status, payload, self.trickle_seconds, give_up_after=120.0)
             return True
         self._count(kind)
