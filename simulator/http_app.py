@@ -166,6 +166,28 @@ class Router:
         raise HttpError(404, "Not found.")
 
 
+class ListTail(Sequence):
+    """`items[start:]` without copying it. A page needs 50 records and the count; a copy of a
+    1.7M-order list per page is young garbage the collector walks, record by record, several
+    times a page (at 10x the programme that was 60 % of serving a page)."""
+
+    def __init__(self, items: Sequence, start: int) -> None:
+        self._items, self._start = items, start
+
+    def __len__(self) -> int:
+        return max(len(self._items) - self._start, 0)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            begin, end, step = index.indices(len(self))
+            return self._items[self._start + begin : self._start + end : step]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._items[self._start + index]
+
+
 def paginate(
     request: Request,
     items: Sequence[Any],

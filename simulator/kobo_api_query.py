@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
+from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
-from simulator.http_app import HttpError, Request
+from simulator.http_app import HttpError, ListTail, Request
 
 _COMPARISONS = {
     "$gt": lambda a, b: a > b,
@@ -89,8 +92,31 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (3, json.dumps(value, sort_keys=True))
 
 
-def query_submissions(request: Request, submissions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _after_id(submissions: list[dict[str, Any]], query: dict | None, sort: dict | None) -> Sequence | None:
+    """The extractor's full read (`{"_id": {"$gt": n}}` or no query, sorted by `_id`) as a bisection
+    when the list is in `_id` order (it is kept so): the same answer without filtering and sorting
+    every submission for every page, which made a form of 282k submissions (100x) quadratic."""
+    query = query or {}
+    bound = query.get("_id", {"$gt": None})
+    if sort != {"_id": 1} or set(query) - {"_id"} or not isinstance(bound, dict) or set(bound) != {"$gt"}:
+        return None
+    after = bound["$gt"]
+    if after is not None and type(after) not in (int, float):
+        return None  # Mongo's cross-type rules: the general path
+    ids_in_order = all(type(s.get("_id")) is int for s in submissions) and all(
+        a["_id"] < b["_id"] for a, b in pairwise(submissions)
+    )
+    if not ids_in_order:
+        return None
+    start = 0 if after is None else bisect_right(submissions, after, key=lambda s: s["_id"])
+    return ListTail(submissions, start)
+
+
+def query_submissions(request: Request, submissions: list[dict[str, Any]]) -> Sequence[dict[str, Any]]:
     query = _json_param(request, "query")
+    fast = _after_id(submissions, query, _json_param(request, "sort"))
+    if fast is not None:
+        return fast
     found = [s for s in submissions if matches(s, query)] if query else list(submissions)
     found.sort(key=lambda s: _sort_key(s.get("_id")))
     sort = _json_param(request, "sort") or {}

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from simulator import countries
-from simulator.http_app import HttpError, Request, Response, Router, paginate
+from simulator.http_app import HttpError, ListTail, Request, Response, Router, paginate
 from simulator.pretix_data import PretixDataset
 from simulator.pretix_model import Checkin, Order, Person, Position, render_order, render_position
 from simulator.pretix_organiser import iso_time
@@ -60,28 +60,6 @@ def _now() -> datetime:
 
 def _page(request: Request, items: list, render=lambda item: item) -> dict[str, Any]:
     return paginate(request, items, render, max_size=MAX_PAGE_SIZE)
-
-
-class _Tail(Sequence):
-    """`items[start:]` without copying it: a page needs 50 orders and the count, and a copy of a
-    1.7M-order list per page is young garbage the collector walks, order by order, several times
-    a page (at 10x the programme that was 60 % of serving)."""
-
-    def __init__(self, items: Sequence, start: int) -> None:
-        self._items, self._start = items, start
-
-    def __len__(self) -> int:
-        return max(len(self._items) - self._start, 0)
-
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            begin, end, step = index.indices(len(self))
-            return self._items[self._start + begin : self._start + end : step]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        return self._items[self._start + index]
 
 
 class PretixStore:
@@ -223,7 +201,7 @@ def _filter_orders(
     if store is not None and not descending:
         orders, values = store.sorted_orders(orders, field)
         if threshold and field == "last_modified":
-            orders, threshold = _Tail(orders, bisect_left(values, threshold)), ""
+            orders, threshold = ListTail(orders, bisect_left(values, threshold)), ""
     else:
 
         def key(order: Order) -> tuple[str, str]:

@@ -259,3 +259,50 @@ def test_control_cancel_and_create_bump_last_modified(fresh_sim: SimulatorHandle
     changed = walk(orders_url, modified_since=newest["last_modified"], ordering="last_modified")
     codes = [o["code"] for o in changed if o["last_modified"] > newest["last_modified"]]
     assert codes == [order["code"], created.json()["code"]]
+
+
+def _data_request(query: dict | None, sort: dict | None) -> Any:
+    from simulator.http_app import Request
+
+    args = {name: [json.dumps(value)] for name, value in (("query", query), ("sort", sort)) if value is not None}
+    return Request(method="GET", path="/", query=args, headers={}, body=b"", client_host="127.0.0.1")
+
+
+@pytest.mark.parametrize(
+    ("query", "sort"),
+    [
+        (None, {"_id": 1}),  # the extractor's first page: the bisection
+        ({"_id": {"$gt": 7}}, {"_id": 1}),  # its next pages: the bisection
+        ({"_id": {"$gt": 7.5}}, {"_id": 1}),
+        ({"_id": {"$gt": 99}}, {"_id": 1}),
+        ({"_id": {"$gt": "7"}}, {"_id": 1}),  # Mongo never compares a string with a number
+        ({"_id": {"$gt": 7}, "_submission_time": {"$gte": "2026-01-03"}}, {"_id": 1}),
+        ({"_id": {"$gt": 7}}, {"_id": -1}),
+        ({"_id": {"$gte": 7}}, None),
+    ],
+)
+def test_kobo_data_query_answers_as_mongo_would(query: dict | None, sort: dict | None) -> None:
+    """The data endpoint's bisection for the extractor's `_id` walk answers exactly what filtering
+    and sorting every submission answers (and stands aside for any other query)."""
+    from simulator.kobo_api_query import matches, query_submissions
+
+    submissions = [{"_id": i, "_submission_time": f"2026-01-{i % 28 + 1:02d}"} for i in range(1, 40, 2)]
+    expected = [s for s in submissions if matches(s, query or {})]
+    expected.sort(key=lambda s: s["_id"], reverse=sort == {"_id": -1})
+    assert list(query_submissions(_data_request(query, sort), submissions)) == expected
+    shuffled = submissions[::-1]  # not in _id order: the general path, the same answer
+    assert list(query_submissions(_data_request(query, sort), shuffled)) == expected
+
+
+def test_list_tail_is_the_list_from_its_start() -> None:
+    from simulator.http_app import ListTail
+
+    items = list(range(10))
+    for start in (0, 3, 10, 12):
+        tail = ListTail(items, start)
+        assert len(tail) == len(items[start:])
+        assert tail[1:4] == items[start:][1:4] and list(tail) == items[start:]
+        if tail:
+            assert tail[0] == items[start] and tail[-1] == items[-1]
+        with pytest.raises(IndexError):
+            tail[len(tail)]
