@@ -21,7 +21,7 @@ RUN useradd --uid 50000 --gid 0 --create-home --home-dir /home/airflow --shell /
 
 # The report's PDF engine (WeasyPrint) draws text with Pango; the fonts are the report's own stack.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-liberation fonts-dejavu-core \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 
 RUN pip install --no-cache-dir "uv==0.13.9"
