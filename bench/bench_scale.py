@@ -123,10 +123,13 @@ def one_run(config_path: Path, simulator: SimpleNamespace) -> dict[str, Any]:
     if process.returncode != 0:
         raise RuntimeError(f"the pipeline run failed ({status}): {output[-2000:]}")
     summary = json.loads(output.strip().splitlines()[-1])
+    # The child resets its high-water mark at each stage, which the kernel's ru_maxrss then
+    # follows: the run's peak is the largest stage peak (or a child's, which ru_maxrss keeps).
+    stage_peaks = [stage["peak_rss_mb"] for stage in summary.get("stages", {}).values()]
     return {
         "wall_seconds": round(wall, 2),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_mb": max([round(usage.ru_maxrss / 1024, 1), *stage_peaks]),
         "simulator_cpu_seconds": round(_process_cpu(simulator.pid) - sim_cpu, 2),
         "load_average": {"before": load_before, "after": _load()},
         **summary,

@@ -305,6 +305,36 @@ def test_a_declared_charset_is_honoured() -> None:
         strict_json(b'{"x": -Infinity}', "application/json")
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"results":[],"results":[{"code":"A"}]}', "repeats the key 'results'"),
+        (b'{"a":[{"k":1},{"k":1,"k":1}]}', "repeats the key 'k'"),
+        (b'{"x":NaN}', "holds NaN"),
+        ('{"x":"é"}'.encode("latin-1"), "not valid utf-8"),
+    ],
+)
+def test_a_compact_body_is_held_to_the_same_rules(body: bytes, reason: str) -> None:
+    """Compact UTF-8 (as DRF writes) takes the fast round-trip parse; it refuses what the strict
+    parser refuses."""
+    with pytest.raises(ValueError, match=reason):
+        strict_json(body, "application/json")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"count":2,"next":null,"results":[{"code":"A","n":12345678901234567890123},{"f":1.5}]}',
+        '{"name":"Genève","list":[true,false,null]}'.encode(),
+        b'{"name": "Gen\\u00e8ve", "x": 1e5}\n',  # spaces and escapes: the strict parser
+    ],
+)
+def test_a_valid_body_parses_as_the_standard_library_parses_it(body: bytes) -> None:
+    import json
+
+    assert strict_json(body, "application/json") == json.loads(body)
+
+
 # -- status codes: one message each, only 401 about credentials ---------------------------------
 @pytest.mark.parametrize(
     ("status", "expected"),

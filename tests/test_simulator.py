@@ -264,7 +264,8 @@ def test_control_cancel_and_create_bump_last_modified(fresh_sim: SimulatorHandle
 def _data_request(query: dict | None, sort: dict | None) -> Any:
     from simulator.http_app import Request
 
-    args = {name: [json.dumps(value)] for name, value in (("query", query), ("sort", sort)) if value is not None}
+    given = (("query", query), ("sort", sort))
+    args = {name: [json.dumps(value)] for name, value in given if value is not None}
     return Request(method="GET", path="/", query=args, headers={}, body=b"", client_host="127.0.0.1")
 
 
