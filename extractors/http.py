@@ -16,7 +16,6 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -26,6 +25,7 @@ from extractors.http_limits import (
     BodyRefused,
     BoundedRetry,
     BudgetExhausted,
+    GuardedSession,
     OriginRefused,
     Origins,
     RetryAfterRefused,
@@ -89,33 +89,6 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     return text
 
 
-class _GuardedSession(requests.Session):
-    """A session that refuses, before sending anything, a redirect to an origin not allowed.
-
-    It reads the proxy and CA settings from the environment once per origin and request shape,
-    not for every page: requests walks the whole environment twice a request for them, 7 % of
-    the client's CPU on the pretix order feed (a client lives for one stream run)."""
-
-    origins: Origins
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._environment_settings: dict[tuple, dict[str, Any]] = {}
-
-    def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
-        self.origins.check(prepared_request.url, "a redirect")
-        super().rebuild_auth(prepared_request, response)
-
-    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
-        parts = urlsplit(str(url))
-        key = (parts.scheme, parts.netloc, tuple(sorted((proxies or {}).items())), stream, verify, cert)
-        settings = self._environment_settings.get(key)
-        if settings is None:
-            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-            self._environment_settings[key] = settings
-        return {**settings, "proxies": dict(settings["proxies"])}
-
-
 class ApiClient:
     """A requests session for one source instance: auth header, bounded waits, urllib3 retries.
 
@@ -160,7 +133,7 @@ class ApiClient:
             retry_after_cap=settings.max_retry_after_seconds,
             remaining=self.budget_left,
         )
-        self.session = _GuardedSession()
+        self.session = GuardedSession()
         self.session.origins = self.origins
         self.session.max_redirects = MAX_REDIRECTS
         adapter = HTTPAdapter(max_retries=retry)
