@@ -155,7 +155,7 @@ def _default_freshness() -> dict[str, FreshnessThreshold]:
 
 
 class FreshnessSettings(StrictModel):
-    """`dbt source freshness` after each build: how old each system's newest load may be."""
+    """Source freshness after each build (dbt's rule): how old each system's newest load may be."""
 
     enabled: bool = True
     thresholds: dict[Literal["pretix", "kobotoolbox", "limesurvey", "registry"], FreshnessThreshold] = Field(

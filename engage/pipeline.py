@@ -143,7 +143,7 @@ def run_pipeline(
 
 
 def _check_freshness(config: PipelineConfig, summary: RunSummary) -> None:
-    """`dbt source freshness` of what is loaded; a stale source is in the summary and alerted."""
+    """Source freshness of what is loaded; a stale source is in the summary and alerted."""
     from engage.orchestration.freshness_alerts import alert_stale
 
     summary.freshness = check_freshness(config)

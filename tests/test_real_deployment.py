@@ -254,6 +254,8 @@ def test_a_stale_source_is_reported_and_alerted_through_the_configured_webhook(
         shutil.copy(wal, copy.with_name(wal.name))
     with duckdb.connect(str(copy)) as con:
         con.execute("update raw.registry__experts set loaded_at = loaded_at - interval 130 day")
+        con.execute("update raw.registry__stakeholders set loaded_at = loaded_at - interval 50 day")  # warn
+        con.execute("delete from raw.registry__assistance_requests")  # as if never loaded
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     server.timeout = 5
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -262,15 +264,46 @@ def test_a_stale_source_is_reported_and_alerted_through_the_configured_webhook(
         paths = seed_run.config.paths.model_copy(update={"warehouse": copy})
         config = seed_run.config.model_copy(update={"paths": paths})
         checked = check_freshness(config)
-        stale = [item for item in checked if item.is_stale]
-        assert [(s.system, s.stream, s.status) for s in stale] == [("registry", "experts", "error")]
-        assert 130 * 24 <= stale[0].age_hours < 131 * 24
+        stale = {(s.system, s.stream): s for s in checked if s.is_stale}
+        assert {key: s.status for key, s in stale.items()} == {
+            ("registry", "assistance_requests"): "error",
+            ("registry", "experts"): "error",
+            ("registry", "stakeholders"): "warn",
+        }
+        assert 130 * 24 <= stale[("registry", "experts")].age_hours < 131 * 24
+        assert stale[("registry", "assistance_requests")].age_hours is None
+        assert _dbt_source_freshness(config) == {(s.system, s.stream): s.status for s in checked}
         with caplog.at_level("ERROR", logger="engage.alerts"):
             alert = alert_stale(config, checked, where="engage run")
     finally:
         server.shutdown()
     assert alert is not None and "registry.experts: error" in alert.error
+    assert "registry.assistance_requests: error (nothing loaded yet" in alert.error
     assert "error after 2880 h" in alert.error
     assert [r["source"] for r in received] == ["registry"]
     assert "stale sources" in received[0]["text"]
     assert any("registry.experts" in r.getMessage() for r in caplog.records)
+
+
+def _dbt_source_freshness(config: PipelineConfig) -> dict[tuple[str, str], str]:
+    """`dbt source freshness` on the configured streams: the rule the sources' YAML declares for
+    analysts, which the pipeline's one-query check must agree with."""
+    from dbt.cli.main import dbtRunner
+
+    from engage.warehouse.dbt import dbt_args, dbt_environment
+    from engage.warehouse.freshness import configured_raw_streams
+    from engage.warehouse.schema import release_in_process_dbt
+
+    selectors = [f"source:{system}.{stream}" for system, stream in configured_raw_streams(config)]
+    with dbt_environment(config):
+        try:
+            outcome = dbtRunner().invoke(
+                dbt_args(
+                    config, ["source", "freshness", "--select", *selectors, "--quiet", "--no-write-json"]
+                )
+            )
+        finally:
+            release_in_process_dbt()
+    results = outcome.result.results
+    assert len(results) == len(selectors), outcome.exception
+    return {(r.node.source_name, r.node.name): str(r.status) for r in results}

@@ -1,4 +1,4 @@
-"""Stale sources (`dbt source freshness`) reach the same notifiers as failed tasks."""
+"""Stale sources (engage/warehouse/freshness.py) reach the same notifiers as failed tasks."""
 
 from __future__ import annotations
 
