@@ -106,11 +106,11 @@ def land(landing: Path, records: int) -> float:
 
 # Each contender runs in a child process: python bench_load.py --child <name> <landing> <folder>.
 def child_loader(landing: Path, warehouse: Path) -> int:
-    from engage.warehouse.loader import load_batch
+    from engage.warehouse.loader import connect_for_loading, load_batch
     from engage.warehouse.schema import ensure_schemas
 
     [(directory, manifest)] = list(committed_manifests(landing))
-    with duckdb.connect(str(warehouse)) as con:
+    with connect_for_loading(warehouse) as con:  # as load_pending opens it: the loader's memory limit
         ensure_schemas(con)
         result = load_batch(con, directory, manifest)
     assert result.loaded == manifest.row_count, result
