@@ -164,7 +164,6 @@ SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], Iterator[Row]]]] = [
     ("scale.json", "bench_scale.py", _scale),
     # 100x runs on its own (`make bench-100x`, about an hour): not part of `make bench`
     ("scale_100x.json", "bench_scale.py --scales 100", _scale),
-    ("scale_100x_bounded.json", "bench_scale.py --scales 100 --runs full", _scale),
     ("airflow.json", "bench_airflow.py", _airflow),
     ("landed_rows.json", "bench_landed_rows.py", _landed),
     ("report.json", "bench_report.py", _report),
