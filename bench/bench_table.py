@@ -89,7 +89,7 @@ def _scale(d: dict[str, Any]) -> Iterator[Row]:
         yield (
             f"full run {scale}" + (f" (dbt memory_limit {limit})" if limit else ""),
             f"{full['wall_seconds']:.0f} s wall, {full['cpu_seconds']:.0f} CPU-s, "
-            f"{full['peak_rss_mb']:,.0f} MB",
+            f"{full['peak_rss_mb']:,.0f} MB{_run_load(full)}",
             f"{full['records_extracted']:,} records extracted",
             target,
             met,
@@ -97,15 +97,22 @@ def _scale(d: dict[str, Any]) -> Iterator[Row]:
         for run, target in (("no_change", 0.10), ("one_percent_change", 0.25)):
             if run not in runs:
                 continue  # measured with --runs full
-            cpu = ratios[f"{run}_over_full"]["cpu"]
+            cpu, got = ratios[f"{run}_over_full"]["cpu"], runs[run]
             yield (
                 f"{run.replace('_', ' ')} run {scale}",
-                f"{runs[run]['cpu_seconds']:.1f} CPU-s, {runs[run]['peak_rss_mb']:,.0f} MB",
+                f"{got['cpu_seconds']:.1f} CPU-s, {got['peak_rss_mb']:,.0f} MB{_run_load(got)}",
                 f"{cpu:.3f}x the full run's CPU",
                 f"≤ {target:.2f}x",
                 _met(cpu <= target),
             )
         yield from _dbt_by_scale(scale, runs)
+
+
+def _run_load(run: dict[str, Any]) -> str:
+    """The 1-minute load average before and after the run (a long run outlives the file's own)."""
+    load = run.get("load_average") or {}
+    before, after = load.get("before"), load.get("after")
+    return f" (load {before[0]:.1f} → {after[0]:.1f})" if before and after else ""
 
 
 def _dbt_by_scale(scale: str, runs: dict[str, Any]) -> Iterator[Row]:
