@@ -64,7 +64,7 @@ bench: env manifest  ## figures -> bench/results/: loading, extraction, landed r
 	$(RUN) python bench/bench_table.py  # every figure beside its anchor and target -> bench/results/README.md
 
 .PHONY: bench-100x
-bench-100x: env manifest  ## 100x the programme (~2.2M records): full, no-change and 1 %-change runs -> bench/results/scale_100x.json (about an hour: 5 min to generate, 23-30 min to extract 1.7M orders in pages of 50)
+bench-100x: env manifest  ## 100x the programme (~2.2M records): full, no-change and 1 %-change runs -> bench/results/scale_100x.json (35-40 min here: 3 min to generate, 8-12 min to extract 1.7M orders, 3-6 min of dbt, 5 min to change 1 % of the orders through the simulator)
 	$(RUN) python bench/bench_scale.py --scales 100 --out bench/results/scale_100x.json
 	$(RUN) python bench/bench_table.py
 

@@ -169,7 +169,7 @@ SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], Iterator[Row]]]] = [
     ("latest.json", "bench_load.py", _load),
     ("extract.json", "bench_extract.py", _extract),
     ("scale.json", "bench_scale.py", _scale),
-    # 100x runs on its own (`make bench-100x`, about an hour): not part of `make bench`
+    # 100x runs on its own (`make bench-100x`, 35-40 minutes): not part of `make bench`
     ("scale_100x.json", "bench_scale.py --scales 100", _scale),
     ("airflow.json", "bench_airflow.py", _airflow),
     ("landed_rows.json", "bench_landed_rows.py", _landed),
