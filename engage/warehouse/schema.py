@@ -53,7 +53,7 @@ create table if not exists audit.dbt_builds (
     finished_at timestamptz not null,
     fingerprint varchar not null,            -- sha256 of the dbt project files, vars and dbt version
     kind varchar not null,                   -- full_refresh, everything or changed
-    systems varchar not null                 -- changed: the source tables it rebuilt from, "system.stream", comma-separated
+    systems varchar not null                 -- changed: the system.stream tables loaded
 );
 -- Added after the first release: warehouses created before get them here.
 alter table audit.batches add column if not exists source_count bigint;
